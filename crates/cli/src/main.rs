@@ -1,0 +1,61 @@
+//! The `meshroute` command.
+//!
+//! ```text
+//!  meshroute validate -f PATH...   files/folders/stdin ─► model::parse ─► model::validate ─► report
+//!  meshroute schema KIND           model::schema ─► JSON Schema
+//! ```
+
+mod inputs;
+mod validate_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "meshroute", version, about = "An L4 traffic-routing control plane for Kuma's MeshTCPRoute")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check resource files: exit 0 when all are valid, 1 when any is invalid, 2 when input can't be read.
+    Validate {
+        /// Files, folders (searched for .yaml, .yml and .json) or `-` for standard input.
+        #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
+        paths: Vec<String>,
+    },
+    /// Print the JSON Schema of a resource kind (e.g. MeshTCPRoute, meshtcproute, mtcpr).
+    Schema {
+        kind: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { paths } => validate_cmd::run(&paths),
+        Command::Schema { kind } => print_schema(&kind),
+    }
+}
+
+fn print_schema(name: &str) -> ExitCode {
+    let Some(kind) = model::Kind::lookup(name) else {
+        let known: Vec<&str> = model::Kind::ALL.iter().map(|k| k.wire_name()).collect();
+        eprintln!("meshroute: unknown kind {name:?}; known kinds: {}", known.join(", "));
+        return ExitCode::from(2);
+    };
+    let schema = model::schema::document_schema(kind);
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meshroute: cannot print the schema: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
