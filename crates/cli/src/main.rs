@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "meshroute", version, about = "An L4 traffic-routing control plane for Kuma's MeshTCPRoute")]
+#[command(
+    name = "meshroute",
+    version,
+    about = "An L4 traffic-routing control plane for Kuma's MeshTCPRoute"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,9 +32,7 @@ enum Command {
         paths: Vec<String>,
     },
     /// Print the JSON Schema of a resource kind (e.g. MeshTCPRoute, meshtcproute, mtcpr).
-    Schema {
-        kind: String,
-    },
+    Schema { kind: String },
 }
 
 fn main() -> ExitCode {
@@ -44,7 +46,10 @@ fn main() -> ExitCode {
 fn print_schema(name: &str) -> ExitCode {
     let Some(kind) = model::Kind::lookup(name) else {
         let known: Vec<&str> = model::Kind::ALL.iter().map(|k| k.wire_name()).collect();
-        eprintln!("meshroute: unknown kind {name:?}; known kinds: {}", known.join(", "));
+        eprintln!(
+            "meshroute: unknown kind {name:?}; known kinds: {}",
+            known.join(", ")
+        );
         return ExitCode::from(2);
     };
     let schema = model::schema::document_schema(kind);

@@ -34,8 +34,19 @@ pub fn run(paths: &[String]) -> ExitCode {
             match doc {
                 Ok(parsed) => check(&input.name, &parsed.resource, &mut tally),
                 Err(e) => {
-                    let path = if e.path.is_root() { String::new() } else { format!("{}: ", e.path) };
-                    println!("{}:{}:{}: document {}: {path}{}", input.name, e.line, e.column, e.document + 1, e.message);
+                    let path = if e.path.is_root() {
+                        String::new()
+                    } else {
+                        format!("{}: ", e.path)
+                    };
+                    println!(
+                        "{}:{}:{}: document {}: {path}{}",
+                        input.name,
+                        e.line,
+                        e.column,
+                        e.document + 1,
+                        e.message
+                    );
                     tally.unreadable += 1;
                 }
             }
@@ -57,7 +68,11 @@ pub fn run(paths: &[String]) -> ExitCode {
 fn check(file: &str, resource: &model::Resource, tally: &mut Tally) {
     tally.resources += 1;
     let report = model::validate(resource);
-    let subject = format!("{file}: {}/{}", resource.kind().wire_name(), resource.meta.name);
+    let subject = format!(
+        "{file}: {}/{}",
+        resource.kind().wire_name(),
+        resource.meta.name
+    );
     for warning in &report.warnings {
         println!("{subject}: warning: {warning}");
     }

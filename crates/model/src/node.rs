@@ -41,17 +41,47 @@ pub struct SyntaxError {
     pub column: u32,
 }
 
+/// How deep a document may nest. Kuma's deepest resource (a MeshHTTPRoute mirror filter's tags) nests
+/// about 12 levels; each level costs stack in the decoder, and 32 stays well inside a 2 MiB thread stack
+/// even in debug builds.
+const MAX_DEPTH: usize = 32;
+
 /// Parses every document of a YAML (or JSON) text. Empty documents are dropped.
+///
+/// The parser's budget bounds what a hostile text can cost: nesting depth, alias count and expansion
+/// (billion-laughs documents are refused), nodes and documents.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_documents: 100_000,
+            max_nodes: 2_000_000,
+            max_events: 4_000_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 100_000 },
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        // YAML 1.2 booleans only: `n`, `no`, `off` stay strings (`namespace: n` is a name).
+        strict_booleans: true,
     };
-    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (line_u32(l.line()), line_u32(l.column())));
-        SyntaxError { message: first_line(&e.to_string()), line, column }
-    })?;
-    Ok(docs.into_iter().flatten().filter(|n| n.value != NodeValue::Null).collect())
+    let docs: Vec<Option<Node>> =
+        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map_or((0, 0), |l| (line_u32(l.line()), line_u32(l.column())));
+            SyntaxError {
+                message: first_line(&e.to_string()),
+                line,
+                column,
+            }
+        })?;
+    Ok(docs
+        .into_iter()
+        .flatten()
+        .filter(|n| n.value != NodeValue::Null)
+        .collect())
 }
 
 fn line_u32(v: impl TryInto<u32>) -> u32 {
@@ -105,12 +135,17 @@ impl Node {
             NodeValue::Bool(b) => Value::Bool(*b),
             NodeValue::Int(i) => Value::from(*i),
             NodeValue::UInt(u) => Value::from(*u),
-            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            NodeValue::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeValue::Map(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -220,8 +255,13 @@ mod tests {
         let docs = parse_documents("a: 1\nb:\n  - x\n  - c: true\n---\nz: null\n").expect("parses");
         assert_eq!(docs.len(), 2);
         let b = docs[0].get("b").expect("b");
-        let NodeValue::Seq(items) = &b.value else { panic!("b is a sequence") };
-        assert_eq!((items[1].line, items[1].get("c").map(|n| n.line)), (4, Some(4)));
+        let NodeValue::Seq(items) = &b.value else {
+            panic!("b is a sequence")
+        };
+        assert_eq!(
+            (items[1].line, items[1].get("c").map(|n| n.line)),
+            (4, Some(4))
+        );
         let found = docs[0].locate(&[PathSegment::Key("b".into()), PathSegment::Index(1)]);
         assert_eq!(found.line, 4);
     }

@@ -101,7 +101,10 @@ impl Violations {
     }
 
     pub fn add(&mut self, field: FieldPath, message: impl Into<String>) {
-        self.0.push(Violation { field, message: message.into() });
+        self.0.push(Violation {
+            field,
+            message: message.into(),
+        });
     }
 
     pub fn extend(&mut self, other: Violations) {
@@ -152,7 +155,12 @@ mod tests {
 
     #[test]
     fn builds_kuma_paths() {
-        let p = FieldPath::at("spec").field("to").index(0).field("targetRef").field("tags").key("a\"b");
+        let p = FieldPath::at("spec")
+            .field("to")
+            .index(0)
+            .field("targetRef")
+            .field("tags")
+            .key("a\"b");
         assert_eq!(p.as_str(), r#"spec.to[0].targetRef.tags["a\"b"]"#);
         assert_eq!(FieldPath::root().index(2).as_str(), "[2]");
     }

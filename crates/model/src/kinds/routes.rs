@@ -52,7 +52,9 @@ impl TcpTo {
         match self.rules.as_deref() {
             Some([first, ..]) => first.clone(),
             _ => TcpRule {
-                conf: TcpRuleConf { backend_refs: Some(vec![BackendRef::to_target(&self.target_ref, 1)]) },
+                conf: TcpRuleConf {
+                    backend_refs: Some(vec![BackendRef::to_target(&self.target_ref, 1)]),
+                },
             },
         }
     }

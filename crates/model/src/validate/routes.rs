@@ -2,10 +2,14 @@
 //! (meshhttproute.md §2.2-§2.3; filters are not modelled yet, so their checks wait with them).
 
 use crate::common::TargetRefKind;
-use crate::kinds::routes::{HeaderMatchType, HttpMatch, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType};
+use crate::kinds::routes::{
+    HeaderMatchType, HttpMatch, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType,
+};
 use crate::path::{FieldPath, Violations};
 use crate::validate::messages as msg;
-use crate::validate::policy::{PolicyRole, validate_backend_ref, validate_to_target_ref, validate_top_level};
+use crate::validate::policy::{
+    PolicyRole, validate_backend_ref, validate_to_target_ref, validate_top_level,
+};
 
 /// Validates a MeshTCPRoute spec for a policy of `role`, collecting every violation.
 pub fn validate_mesh_tcp_route(spec: &MeshTcpRouteSpec, role: PolicyRole) -> Violations {
@@ -16,7 +20,11 @@ pub fn validate_mesh_tcp_route(spec: &MeshTcpRouteSpec, role: PolicyRole) -> Vio
         v.extend(validate_to_target_ref(&to_path, &to.target_ref, top));
         // Every rule is checked, although only the first takes effect (the schema allows one).
         for (j, rule) in to.rules.iter().flatten().enumerate() {
-            let refs_path = to_path.field("rules").index(j).field("default").field("backendRefs");
+            let refs_path = to_path
+                .field("rules")
+                .index(j)
+                .field("default")
+                .field("backendRefs");
             match rule.conf.backend_refs.as_deref() {
                 None | Some([]) => v.add(refs_path, msg::MUST_BE_DEFINED),
                 Some(refs) => {
@@ -45,7 +53,12 @@ pub fn validate_mesh_http_route(spec: &MeshHttpRouteSpec, role: PolicyRole) -> V
             }
             let refs_path = rule_path.field("default").field("backendRefs");
             let refs = rule.conf.backend_refs.as_deref().unwrap_or_default();
-            let redirects = rule.conf.filters.iter().flatten().any(|f| f.get("type").and_then(|t| t.as_str()) == Some("RequestRedirect"));
+            let redirects = rule
+                .conf
+                .filters
+                .iter()
+                .flatten()
+                .any(|f| f.get("type").and_then(|t| t.as_str()) == Some("RequestRedirect"));
             if gateway && refs.is_empty() && !redirects {
                 v.add(refs_path.clone(), "must not be empty");
             }
@@ -84,13 +97,22 @@ fn validate_http_match(path: &FieldPath, m: &HttpMatch) -> Violations {
     let mut seen = std::collections::HashSet::new();
     for (q, param) in m.query_params.iter().flatten().enumerate() {
         if !seen.insert(param.name.as_str()) {
-            v.add(path.field("queryParams").index(q).field("name"), format!("multiple entries for name {}", param.name));
+            v.add(
+                path.field("queryParams").index(q).field("name"),
+                format!("multiple entries for name {}", param.name),
+            );
         }
     }
     for (h, header) in m.headers.iter().flatten().enumerate() {
-        let presence = matches!(header.match_type, Some(HeaderMatchType::Present | HeaderMatchType::Absent));
+        let presence = matches!(
+            header.match_type,
+            Some(HeaderMatchType::Present | HeaderMatchType::Absent)
+        );
         if presence && header.value.as_deref().is_some_and(|s| !s.is_empty()) {
-            v.add(path.field("headers").index(h).field("value"), "must not be defined");
+            v.add(
+                path.field("headers").index(h).field("value"),
+                "must not be defined",
+            );
         }
     }
     v

@@ -4,7 +4,8 @@
 
 use crate::common::{BackendRef, TargetRef, TargetRefKind};
 use crate::kinds::routes::{
-    HeaderMatchType, HttpMethod, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType, QueryParamsMatchType,
+    HeaderMatchType, HttpMethod, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType,
+    QueryParamsMatchType,
 };
 use crate::path::{FieldPath, Violations};
 use crate::validate::messages as msg;
@@ -23,11 +24,17 @@ pub fn schema_mesh_tcp_route(spec: &MeshTcpRouteSpec) -> Violations {
         check_target_ref(&mut v, &to_path.field("targetRef"), &to.target_ref);
         match &to.rules {
             None => v.add(to_path.field("rules"), msg::SCHEMA_REQUIRED),
-            Some(rules) if rules.len() > 1 => v.add(to_path.field("rules"), msg::schema_max_items(1)),
+            Some(rules) if rules.len() > 1 => {
+                v.add(to_path.field("rules"), msg::schema_max_items(1));
+            }
             Some(_) => {}
         }
         for (j, rule) in to.rules.iter().flatten().enumerate() {
-            let refs_path = to_path.field("rules").index(j).field("default").field("backendRefs");
+            let refs_path = to_path
+                .field("rules")
+                .index(j)
+                .field("default")
+                .field("backendRefs");
             for (k, backend) in rule.conf.backend_refs.iter().flatten().enumerate() {
                 check_backend_ref(&mut v, &refs_path.index(k), backend);
             }
@@ -52,15 +59,25 @@ pub fn schema_mesh_http_route(spec: &MeshHttpRouteSpec) -> Violations {
             let rule_path = to_path.field("rules").index(j);
             match &rule.matches {
                 None => v.add(rule_path.field("matches"), msg::SCHEMA_REQUIRED),
-                Some(m) if m.is_empty() => v.add(rule_path.field("matches"), msg::schema_min_items(1)),
+                Some(m) if m.is_empty() => {
+                    v.add(rule_path.field("matches"), msg::schema_min_items(1));
+                }
                 Some(_) => {}
             }
             for (k, m) in rule.matches.iter().flatten().enumerate() {
                 let m_path = rule_path.field("matches").index(k);
                 if let Some(p) = &m.path {
-                    check_enum(&mut v, &m_path.field("path").field("type"), &p.match_type, PathMatchType::VALUES);
+                    check_enum(
+                        &mut v,
+                        &m_path.field("path").field("type"),
+                        &p.match_type,
+                        PathMatchType::VALUES,
+                    );
                     if p.value.is_empty() {
-                        v.add(m_path.field("path").field("value"), "in body should be at least 1 chars long");
+                        v.add(
+                            m_path.field("path").field("value"),
+                            "in body should be at least 1 chars long",
+                        );
                     }
                 }
                 if let Some(method) = &m.method {
@@ -68,11 +85,21 @@ pub fn schema_mesh_http_route(spec: &MeshHttpRouteSpec) -> Violations {
                 }
                 for (q, param) in m.query_params.iter().flatten().enumerate() {
                     let q_path = m_path.field("queryParams").index(q);
-                    check_enum(&mut v, &q_path.field("type"), &param.match_type, QueryParamsMatchType::VALUES);
+                    check_enum(
+                        &mut v,
+                        &q_path.field("type"),
+                        &param.match_type,
+                        QueryParamsMatchType::VALUES,
+                    );
                 }
                 for (h, header) in m.headers.iter().flatten().enumerate() {
                     if let Some(t) = &header.match_type {
-                        check_enum(&mut v, &m_path.field("headers").index(h).field("type"), t, HeaderMatchType::VALUES);
+                        check_enum(
+                            &mut v,
+                            &m_path.field("headers").index(h).field("type"),
+                            t,
+                            HeaderMatchType::VALUES,
+                        );
                     }
                 }
             }
@@ -99,7 +126,14 @@ macro_rules! enum_value {
         }
     )+};
 }
-enum_value!(TargetRefKind, PathMatchType, HttpMethod, QueryParamsMatchType, HeaderMatchType, crate::common::ProxyType);
+enum_value!(
+    TargetRefKind,
+    PathMatchType,
+    HttpMethod,
+    QueryParamsMatchType,
+    HeaderMatchType,
+    crate::common::ProxyType
+);
 
 fn check_enum(v: &mut Violations, path: &FieldPath, value: &impl EnumValue, allowed: &[&str]) {
     if !value.known() && !value.wire().is_empty() {
@@ -118,7 +152,12 @@ fn check_kind(v: &mut Violations, path: &FieldPath, kind: &TargetRefKind) {
 fn check_target_ref(v: &mut Violations, path: &FieldPath, r: &TargetRef) {
     check_kind(v, path, &r.kind);
     for (i, p) in r.proxy_types.iter().flatten().enumerate() {
-        check_enum(v, &path.field("proxyTypes").index(i), p, crate::common::ProxyType::VALUES);
+        check_enum(
+            v,
+            &path.field("proxyTypes").index(i),
+            p,
+            crate::common::ProxyType::VALUES,
+        );
     }
 }
 
