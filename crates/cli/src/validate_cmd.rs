@@ -34,11 +34,7 @@ pub fn run(paths: &[String]) -> ExitCode {
             match doc {
                 Ok(parsed) => check(&input.name, &parsed.resource, &mut tally),
                 Err(e) => {
-                    let path = if e.path.is_root() {
-                        String::new()
-                    } else {
-                        format!("{}: ", e.path)
-                    };
+                    let path = if e.path.is_root() { String::new() } else { format!("{}: ", e.path) };
                     println!(
                         "{}:{}:{}: document {}: {path}{}",
                         input.name,
@@ -68,11 +64,7 @@ pub fn run(paths: &[String]) -> ExitCode {
 fn check(file: &str, resource: &model::Resource, tally: &mut Tally) {
     tally.resources += 1;
     let report = model::validate(resource);
-    let subject = format!(
-        "{file}: {}/{}",
-        resource.kind().wire_name(),
-        resource.meta.name
-    );
+    let subject = format!("{file}: {}/{}", resource.kind().wire_name(), resource.meta.name);
     for warning in &report.warnings {
         println!("{subject}: warning: {warning}");
     }

@@ -11,12 +11,7 @@ fn meshroute(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("meshroute runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
     child.wait_with_output().expect("meshroute finishes")
 }
 
@@ -26,17 +21,14 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn seeds_folder_is_valid_and_exits_zero() {
-    let seeds = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/examples/seeds"
-    );
+    let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/examples/seeds");
     let out = meshroute(&["validate", "-f", seeds], "");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("10 resource(s) checked, 0 invalid"));
     // Deprecation warnings are reported but do not fail validation.
-    assert!(stdout(&out).contains(
-        "MeshTCPRoute/tcp-route-1: warning: MeshSubset value for 'targetRef.kind' is deprecated"
-    ));
+    assert!(
+        stdout(&out).contains("MeshTCPRoute/tcp-route-1: warning: MeshSubset value for 'targetRef.kind' is deprecated")
+    );
 }
 
 #[test]
@@ -79,23 +71,14 @@ fn unparseable_input_exits_two_with_position_and_path() {
 fn unreadable_wins_over_invalid() {
     let dir = std::env::temp_dir().join(format!("meshroute-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(
-        dir.join("a-invalid.yaml"),
-        "type: MeshTCPRoute\nname: r\nspec:\n  to: []\n",
-    )
-    .expect("write");
+    std::fs::write(dir.join("a-invalid.yaml"), "type: MeshTCPRoute\nname: r\nspec:\n  to: []\n").expect("write");
     std::fs::write(dir.join("b-broken.json"), "{\"type\": ").expect("write");
     std::fs::write(dir.join("c-ignored.txt"), "not a resource").expect("write");
     let out = meshroute(&["validate", "-f", dir.to_str().expect("utf-8")], "");
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out.status.code(), Some(2));
     let text = stdout(&out);
-    assert!(
-        text.contains(
-            "a-invalid.yaml: MeshTCPRoute/r: spec.to: in body should have at least 1 items"
-        ),
-        "{text}"
-    );
+    assert!(text.contains("a-invalid.yaml: MeshTCPRoute/r: spec.to: in body should have at least 1 items"), "{text}");
     assert!(text.contains("b-broken.json:"), "{text}");
     assert!(!text.contains("c-ignored"), "{text}");
 }
@@ -108,16 +91,10 @@ fn schema_prints_the_kind_document_schema() {
     assert_eq!(schema["title"], "MeshTCPRoute");
     assert_eq!(schema["properties"]["type"]["enum"][0], "MeshTCPRoute");
     let text = stdout(&out);
-    assert!(
-        text.contains("\"minItems\": 1") && text.contains("\"maxItems\": 1"),
-        "schema keeps the constraints"
-    );
+    assert!(text.contains("\"minItems\": 1") && text.contains("\"maxItems\": 1"), "schema keeps the constraints");
     let out = meshroute(&["schema", "Dataplane"], "");
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert!(
-        schema["properties"].get("networking").is_some(),
-        "top-level layout: {schema}"
-    );
+    assert!(schema["properties"].get("networking").is_some(), "top-level layout: {schema}");
     let out = meshroute(&["schema", "NoSuchKind"], "");
     assert_eq!(out.status.code(), Some(2));
 }

@@ -74,11 +74,7 @@ pub struct TargetRef {
     pub kind: TargetRefKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub tags: Option<Tags>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,11 +83,7 @@ pub struct TargetRef {
     pub proxy_types: Option<Vec<ProxyType>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub labels: Option<Tags>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,10 +93,7 @@ pub struct TargetRef {
 impl TargetRef {
     /// A targetRef of this kind with nothing else set.
     pub fn of_kind(kind: TargetRefKind) -> Self {
-        Self {
-            kind,
-            ..Self::default()
-        }
+        Self { kind, ..Self::default() }
     }
 
     /// The name, or `""` when absent (Go's zero value, which the reference compares against).
@@ -139,11 +128,7 @@ pub struct BackendRef {
     pub kind: TargetRefKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub tags: Option<Tags>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,11 +137,7 @@ pub struct BackendRef {
     pub proxy_types: Option<Vec<ProxyType>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub labels: Option<Tags>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

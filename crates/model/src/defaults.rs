@@ -9,32 +9,13 @@ use crate::resource::Resource;
 pub fn apply_defaults(resource: &mut Resource) {
     match &mut resource.spec {
         Spec::MeshTcpRoute(spec) => {
-            let rules = spec
-                .to
-                .iter_mut()
-                .flatten()
-                .flat_map(|to| to.rules.iter_mut().flatten());
-            rules
-                .flat_map(|r| r.conf.backend_refs.iter_mut().flatten())
-                .for_each(default_weight);
+            let rules = spec.to.iter_mut().flatten().flat_map(|to| to.rules.iter_mut().flatten());
+            rules.flat_map(|r| r.conf.backend_refs.iter_mut().flatten()).for_each(default_weight);
         }
         Spec::MeshHttpRoute(spec) => {
-            for rule in spec
-                .to
-                .iter_mut()
-                .flatten()
-                .flat_map(|to| to.rules.iter_mut().flatten())
-            {
-                rule.conf
-                    .backend_refs
-                    .iter_mut()
-                    .flatten()
-                    .for_each(default_weight);
-                let headers = rule
-                    .matches
-                    .iter_mut()
-                    .flatten()
-                    .flat_map(|m| m.headers.iter_mut().flatten());
+            for rule in spec.to.iter_mut().flatten().flat_map(|to| to.rules.iter_mut().flatten()) {
+                rule.conf.backend_refs.iter_mut().flatten().for_each(default_weight);
+                let headers = rule.matches.iter_mut().flatten().flat_map(|m| m.headers.iter_mut().flatten());
                 for header in headers {
                     header.match_type.get_or_insert(HeaderMatchType::Exact);
                 }

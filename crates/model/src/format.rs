@@ -54,31 +54,17 @@ pub fn parse_resources(text: &str) -> Result<Vec<Result<ParsedResource, ParseErr
         path: FieldPath::root(),
         message: e.message,
     })?;
-    Ok(docs
-        .iter()
-        .enumerate()
-        .map(|(i, doc)| parse_document(i, doc))
-        .collect())
+    Ok(docs.iter().enumerate().map(|(i, doc)| parse_document(i, doc)).collect())
 }
 
 /// Reads one resource from a document tree.
 pub fn parse_document(document: usize, doc: &Node) -> Result<ParsedResource, ParseError> {
     let fail = |segments: &[PathSegment], path: FieldPath, message: String| {
         let at = doc.locate(segments);
-        ParseError {
-            document,
-            line: at.line,
-            column: at.column,
-            path,
-            message,
-        }
+        ParseError { document, line: at.line, column: at.column, path, message }
     };
     let NodeValue::Map(_) = &doc.value else {
-        return Err(fail(
-            &[],
-            FieldPath::root(),
-            "a resource must be a mapping".into(),
-        ));
+        return Err(fail(&[], FieldPath::root(), "a resource must be a mapping".into()));
     };
     let (format, resource) = if doc.get("apiVersion").is_some() || doc.get("metadata").is_some() {
         (Format::Kubernetes, read_kubernetes(doc))
@@ -88,12 +74,7 @@ pub fn parse_document(document: usize, doc: &Node) -> Result<ParsedResource, Par
     match resource {
         Ok(mut resource) => {
             apply_defaults(&mut resource);
-            Ok(ParsedResource {
-                document,
-                line: doc.line,
-                format,
-                resource,
-            })
+            Ok(ParsedResource { document, line: doc.line, format, resource })
         }
         Err(e) => Err(fail(&e.segments, e.path, e.message)),
     }
@@ -113,10 +94,7 @@ impl EnvelopeError {
             path = path.field(k);
         }
         Self {
-            segments: keys
-                .iter()
-                .map(|k| PathSegment::Key((*k).to_owned()))
-                .collect(),
+            segments: keys.iter().map(|k| PathSegment::Key((*k).to_owned())).collect(),
             path,
             message: message.into(),
         }
@@ -126,14 +104,7 @@ impl EnvelopeError {
 fn read_universal(doc: &Node) -> Result<Resource, EnvelopeError> {
     let kind = read_kind(doc, "type")?;
     let d = kind.descriptor();
-    let mut envelope = vec![
-        "type",
-        "name",
-        "labels",
-        "creationTime",
-        "modificationTime",
-        "kri",
-    ];
+    let mut envelope = vec!["type", "name", "labels", "creationTime", "modificationTime", "kri"];
     if d.scope == Scope::Mesh {
         envelope.push("mesh");
     }
@@ -144,8 +115,7 @@ fn read_universal(doc: &Node) -> Result<Resource, EnvelopeError> {
         UniversalLayout::SpecField => {
             envelope.push("spec");
             reject_unknown_keys(doc, &[], &envelope)?;
-            doc.get("spec")
-                .map_or(Value::Object(Map::new()), Node::to_json)
+            doc.get("spec").map_or(Value::Object(Map::new()), Node::to_json)
         }
         UniversalLayout::TopLevel => {
             let entries = match &doc.value {
@@ -178,11 +148,7 @@ fn read_universal(doc: &Node) -> Result<Resource, EnvelopeError> {
     };
     meta.labels.remove(labels::MESH);
     let spec = decode_spec(kind, spec_json, spec_prefix)?;
-    Ok(Resource {
-        meta,
-        spec,
-        status: doc.get("status").map(Node::to_json),
-    })
+    Ok(Resource { meta, spec, status: doc.get("status").map(Node::to_json) })
 }
 
 fn read_kubernetes(doc: &Node) -> Result<Resource, EnvelopeError> {
@@ -206,45 +172,28 @@ fn read_kubernetes(doc: &Node) -> Result<Resource, EnvelopeError> {
         envelope.push("status");
     }
     reject_unknown_keys(doc, &[], &envelope)?;
-    let metadata = doc
-        .get("metadata")
-        .ok_or_else(|| EnvelopeError::at(&["metadata"], "must be defined"))?;
+    let metadata = doc.get("metadata").ok_or_else(|| EnvelopeError::at(&["metadata"], "must be defined"))?;
     reject_unknown_keys(metadata, &["metadata"], &K8S_METADATA_FIELDS)?;
     let name = read_string(doc, &["metadata", "name"])?.unwrap_or_default();
     let namespace = read_string(doc, &["metadata", "namespace"])?.unwrap_or_default();
     let mut labels = read_labels(doc, &["metadata", "labels"])?;
     let mesh = match d.scope {
         Scope::Global => String::new(),
-        Scope::Mesh => labels
-            .remove(labels::MESH)
-            .or(read_string(doc, &["mesh"])?)
-            .unwrap_or_else(|| DEFAULT_MESH.to_owned()),
+        Scope::Mesh => {
+            labels.remove(labels::MESH).or(read_string(doc, &["mesh"])?).unwrap_or_else(|| DEFAULT_MESH.to_owned())
+        }
     };
     let core_name = if namespace.is_empty() {
         name
     } else {
-        labels
-            .entry(labels::DISPLAY_NAME.to_owned())
-            .or_insert_with(|| name.clone());
+        labels.entry(labels::DISPLAY_NAME.to_owned()).or_insert_with(|| name.clone());
         labels.insert(labels::K8S_NAMESPACE.to_owned(), namespace.clone());
         format!("{name}.{namespace}")
     };
-    let meta = Meta {
-        name: core_name,
-        mesh,
-        labels,
-        creation_time: None,
-        modification_time: None,
-    };
-    let spec_json = doc
-        .get("spec")
-        .map_or(Value::Object(Map::new()), Node::to_json);
+    let meta = Meta { name: core_name, mesh, labels, creation_time: None, modification_time: None };
+    let spec_json = doc.get("spec").map_or(Value::Object(Map::new()), Node::to_json);
     let spec = decode_spec(kind, spec_json, &["spec"])?;
-    Ok(Resource {
-        meta,
-        spec,
-        status: doc.get("status").map(Node::to_json),
-    })
+    Ok(Resource { meta, spec, status: doc.get("status").map(Node::to_json) })
 }
 
 /// The Kubernetes object metadata we accept; server-managed fields are read and ignored.
@@ -269,10 +218,7 @@ fn read_kind(doc: &Node, key: &str) -> Result<Kind, EnvelopeError> {
     };
     Kind::from_wire_name(name).ok_or_else(|| {
         let known: Vec<&str> = Kind::ALL.iter().map(|k| k.wire_name()).collect();
-        EnvelopeError::at(
-            &[key],
-            format!("unknown kind {name:?}; known kinds: {}", known.join(", ")),
-        )
+        EnvelopeError::at(&[key], format!("unknown kind {name:?}; known kinds: {}", known.join(", ")))
     })
 }
 
@@ -285,23 +231,13 @@ fn reject_unknown_keys(node: &Node, at: &[&str], allowed: &[&str]) -> Result<(),
         Some((k, _)) => {
             let mut keys = at.to_vec();
             keys.push(k);
-            Err(EnvelopeError::at(
-                &keys,
-                format!(
-                    "unknown field `{k}`, expected one of {}",
-                    quote_list(allowed)
-                ),
-            ))
+            Err(EnvelopeError::at(&keys, format!("unknown field `{k}`, expected one of {}", quote_list(allowed))))
         }
     }
 }
 
 fn quote_list(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn find<'a>(doc: &'a Node, keys: &[&str]) -> Option<&'a Node> {
@@ -319,18 +255,14 @@ fn read_string(doc: &Node, keys: &[&str]) -> Result<Option<String>, EnvelopeErro
 fn read_labels(doc: &Node, keys: &[&str]) -> Result<crate::common::Tags, EnvelopeError> {
     match find(doc, keys) {
         None => Ok(crate::common::Tags::new()),
-        Some(node) => crate::common::string_map(node.to_json())
-            .map_err(|e| EnvelopeError::at(keys, e.to_string())),
+        Some(node) => crate::common::string_map(node.to_json()).map_err(|e| EnvelopeError::at(keys, e.to_string())),
     }
 }
 
 /// Decodes a spec, turning a decoding error into the wire path of the field it is about.
 fn decode_spec(kind: Kind, json: Value, prefix: &[&str]) -> Result<Spec, EnvelopeError> {
     Spec::from_json(kind, json).map_err(|err| {
-        let mut segments: Vec<PathSegment> = prefix
-            .iter()
-            .map(|k| PathSegment::Key((*k).to_owned()))
-            .collect();
+        let mut segments: Vec<PathSegment> = prefix.iter().map(|k| PathSegment::Key((*k).to_owned())).collect();
         for seg in err.path() {
             match seg {
                 serde_path_to_error::Segment::Seq { index } => {
@@ -339,8 +271,7 @@ fn decode_spec(kind: Kind, json: Value, prefix: &[&str]) -> Result<Spec, Envelop
                 serde_path_to_error::Segment::Map { key } => {
                     segments.push(PathSegment::Key(key.clone()));
                 }
-                serde_path_to_error::Segment::Enum { .. }
-                | serde_path_to_error::Segment::Unknown => {}
+                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
             }
         }
         let message = err.inner().to_string();
@@ -351,11 +282,7 @@ fn decode_spec(kind: Kind, json: Value, prefix: &[&str]) -> Result<Spec, Envelop
                 PathSegment::Index(i) => path.index(*i),
             };
         }
-        EnvelopeError {
-            segments,
-            path,
-            message,
-        }
+        EnvelopeError { segments, path, message }
     })
 }
 
@@ -398,12 +325,9 @@ pub fn to_kubernetes(resource: &Resource) -> Value {
         resource.meta.name.clone()
     } else {
         labels.remove(labels::K8S_NAMESPACE);
-        labels
-            .remove(labels::DISPLAY_NAME)
-            .unwrap_or_else(|| resource.meta.name.clone())
+        labels.remove(labels::DISPLAY_NAME).unwrap_or_else(|| resource.meta.name.clone())
     };
-    let legacy_mesh_field =
-        d.universal_layout == UniversalLayout::TopLevel && d.scope == Scope::Mesh;
+    let legacy_mesh_field = d.universal_layout == UniversalLayout::TopLevel && d.scope == Scope::Mesh;
     if d.scope == Scope::Mesh && !legacy_mesh_field {
         labels.insert(labels::MESH.into(), resource.meta.mesh.clone());
     }
@@ -438,12 +362,7 @@ pub fn to_format(resource: &Resource, format: Format) -> Value {
 }
 
 fn labels_json(labels: &crate::common::Tags) -> Value {
-    Value::Object(
-        labels
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
+    Value::Object(labels.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }
 
 /// Renders JSON values as a multi-document YAML text, in key order as given.

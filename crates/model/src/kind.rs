@@ -50,9 +50,7 @@ pub struct KindDescriptor {
 }
 
 /// A resource's spec type: what every kind's spec can do, so that no layer needs per-kind code.
-pub trait KindSpec:
-    Serialize + DeserializeOwned + schemars::JsonSchema + Clone + PartialEq
-{
+pub trait KindSpec: Serialize + DeserializeOwned + schemars::JsonSchema + Clone + PartialEq {
     const KIND: Kind;
     fn into_spec(self) -> Spec;
 }
@@ -177,10 +175,7 @@ kinds! {
 impl Kind {
     /// Finds a kind by its wire name (`MeshTCPRoute`).
     pub fn from_wire_name(name: &str) -> Option<Kind> {
-        Kind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.descriptor().wire_name == name)
+        Kind::ALL.iter().copied().find(|k| k.descriptor().wire_name == name)
     }
 
     /// Finds a kind by any name a user may type: wire name, REST path, singular or short name, any case.
@@ -210,19 +205,12 @@ mod tests {
         for kind in Kind::ALL {
             let d = kind.descriptor();
             assert_eq!(d.kind, *kind);
-            assert!(
-                seen.insert(d.rest_path),
-                "duplicate REST path {}",
-                d.rest_path
-            );
+            assert!(seen.insert(d.rest_path), "duplicate REST path {}", d.rest_path);
             assert_eq!(Kind::from_wire_name(d.wire_name), Some(*kind));
             assert_eq!(Kind::lookup(d.singular), Some(*kind));
         }
         let tcp = Kind::MeshTcpRoute.descriptor();
-        assert_eq!(
-            (tcp.wire_name, tcp.rest_path, tcp.short_name),
-            ("MeshTCPRoute", "meshtcproutes", "mtcpr")
-        );
+        assert_eq!((tcp.wire_name, tcp.rest_path, tcp.short_name), ("MeshTCPRoute", "meshtcproutes", "mtcpr"));
         assert_eq!(Kind::lookup("mtcpr"), Some(Kind::MeshTcpRoute));
     }
 }

@@ -18,10 +18,7 @@ impl Kri {
     /// The same identifier without its section name.
     #[must_use]
     pub fn without_section(&self) -> Self {
-        Self {
-            section: String::new(),
-            ..self.clone()
-        }
+        Self { section: String::new(), ..self.clone() }
     }
 }
 
@@ -79,13 +76,8 @@ mod tests {
             let kri: Kri = s.parse().expect("valid");
             assert_eq!(kri.to_string(), s);
         }
-        let kri: Kri = "kri_mhttpr_default_zone-east_kuma-demo_mypolicy1_"
-            .parse()
-            .expect("valid");
-        assert_eq!(
-            (kri.zone.as_str(), kri.namespace.as_str()),
-            ("zone-east", "kuma-demo")
-        );
+        let kri: Kri = "kri_mhttpr_default_zone-east_kuma-demo_mypolicy1_".parse().expect("valid");
+        assert_eq!((kri.zone.as_str(), kri.namespace.as_str()), ("zone-east", "kuma-demo"));
         assert!("kri_msvc_default".parse::<Kri>().is_err());
         assert!("msvc_default___a_".parse::<Kri>().is_err());
     }

@@ -26,9 +26,7 @@ pub mod schema;
 pub mod validate;
 
 pub use common::{BackendRef, Tags, TargetRef, TargetRefKind};
-pub use format::{
-    Format, ParseError, ParsedResource, parse_resources, to_format, to_kubernetes, to_universal,
-};
+pub use format::{Format, ParseError, ParsedResource, parse_resources, to_format, to_kubernetes, to_universal};
 pub use kind::{Kind, KindDescriptor, Spec};
 pub use path::{FieldPath, Violation, Violations};
 pub use resource::{Meta, Resource};

@@ -66,22 +66,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
         // YAML 1.2 booleans only: `n`, `no`, `off` stay strings (`namespace: n` is a name).
         strict_booleans: true,
     };
-    let docs: Vec<Option<Node>> =
-        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map_or((0, 0), |l| (line_u32(l.line()), line_u32(l.column())));
-            SyntaxError {
-                message: first_line(&e.to_string()),
-                line,
-                column,
-            }
-        })?;
-    Ok(docs
-        .into_iter()
-        .flatten()
-        .filter(|n| n.value != NodeValue::Null)
-        .collect())
+    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (line_u32(l.line()), line_u32(l.column())));
+        SyntaxError { message: first_line(&e.to_string()), line, column }
+    })?;
+    Ok(docs.into_iter().flatten().filter(|n| n.value != NodeValue::Null).collect())
 }
 
 fn line_u32(v: impl TryInto<u32>) -> u32 {
@@ -135,17 +124,10 @@ impl Node {
             NodeValue::Bool(b) => Value::Bool(*b),
             NodeValue::Int(i) => Value::from(*i),
             NodeValue::UInt(u) => Value::from(*u),
-            NodeValue::Float(f) => {
-                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-            }
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeValue::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
+            NodeValue::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -239,9 +221,7 @@ impl<'de> Deserialize<'de> for KeyText {
             NodeValue::Float(f) => Ok(KeyText(f.to_string())),
             NodeValue::Bool(b) => Ok(KeyText(b.to_string())),
             NodeValue::Null => Ok(KeyText(String::new())),
-            NodeValue::Seq(_) | NodeValue::Map(_) => {
-                Err(serde::de::Error::custom("a mapping key must be a scalar"))
-            }
+            NodeValue::Seq(_) | NodeValue::Map(_) => Err(serde::de::Error::custom("a mapping key must be a scalar")),
         }
     }
 }
@@ -255,13 +235,8 @@ mod tests {
         let docs = parse_documents("a: 1\nb:\n  - x\n  - c: true\n---\nz: null\n").expect("parses");
         assert_eq!(docs.len(), 2);
         let b = docs[0].get("b").expect("b");
-        let NodeValue::Seq(items) = &b.value else {
-            panic!("b is a sequence")
-        };
-        assert_eq!(
-            (items[1].line, items[1].get("c").map(|n| n.line)),
-            (4, Some(4))
-        );
+        let NodeValue::Seq(items) = &b.value else { panic!("b is a sequence") };
+        assert_eq!((items[1].line, items[1].get("c").map(|n| n.line)), (4, Some(4)));
         let found = docs[0].locate(&[PathSegment::Key("b".into()), PathSegment::Index(1)]);
         assert_eq!(found.line, 4);
     }

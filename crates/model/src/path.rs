@@ -22,11 +22,7 @@ impl FieldPath {
 
     #[must_use]
     pub fn field(&self, name: &str) -> Self {
-        if self.0.is_empty() {
-            Self(name.to_owned())
-        } else {
-            Self(format!("{}.{name}", self.0))
-        }
+        if self.0.is_empty() { Self(name.to_owned()) } else { Self(format!("{}.{name}", self.0)) }
     }
 
     #[must_use]
@@ -83,11 +79,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_root() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.field, self.message)
-        }
+        if self.field.is_root() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.field, self.message) }
     }
 }
 
@@ -101,10 +93,7 @@ impl Violations {
     }
 
     pub fn add(&mut self, field: FieldPath, message: impl Into<String>) {
-        self.0.push(Violation {
-            field,
-            message: message.into(),
-        });
+        self.0.push(Violation { field, message: message.into() });
     }
 
     pub fn extend(&mut self, other: Violations) {
@@ -155,12 +144,7 @@ mod tests {
 
     #[test]
     fn builds_kuma_paths() {
-        let p = FieldPath::at("spec")
-            .field("to")
-            .index(0)
-            .field("targetRef")
-            .field("tags")
-            .key("a\"b");
+        let p = FieldPath::at("spec").field("to").index(0).field("targetRef").field("tags").key("a\"b");
         assert_eq!(p.as_str(), r#"spec.to[0].targetRef.tags["a\"b"]"#);
         assert_eq!(FieldPath::root().index(2).as_str(), "[2]");
     }

@@ -42,11 +42,7 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(meta: Meta, spec: Spec) -> Self {
-        Self {
-            meta,
-            spec,
-            status: None,
-        }
+        Self { meta, spec, status: None }
     }
 
     pub fn kind(&self) -> Kind {

@@ -5,9 +5,7 @@ use model::{Format, parse_resources, to_format};
 
 fn first_error(text: &str) -> model::ParseError {
     let docs = parse_resources(text).expect("valid YAML");
-    docs.into_iter()
-        .find_map(Result::err)
-        .expect("a document fails")
+    docs.into_iter().find_map(Result::err).expect("a document fails")
 }
 
 #[test]
@@ -16,11 +14,7 @@ fn unknown_spec_field_names_its_wire_path_and_position() {
         "type: MeshTCPRoute\nname: r\nspec:\n  to:\n  - targetRef:\n      kind: MeshService\n      nmae: backend\n    rules: []\n",
     );
     assert_eq!(e.path.as_str(), "spec.to[0].targetRef.nmae");
-    assert!(
-        e.message.starts_with("unknown field `nmae`"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("unknown field `nmae`"), "{}", e.message);
     assert_eq!((e.line, e.column), (7, 13));
 }
 
@@ -29,10 +23,7 @@ fn wrong_type_names_its_path() {
     let e = first_error(
         "type: MeshTCPRoute\nname: r\nspec:\n  to:\n  - targetRef: {kind: MeshService, name: b}\n    rules:\n    - default:\n        backendRefs:\n        - {kind: MeshService, name: a, weight: heavy}\n",
     );
-    assert_eq!(
-        e.path.as_str(),
-        "spec.to[0].rules[0].default.backendRefs[0].weight"
-    );
+    assert_eq!(e.path.as_str(), "spec.to[0].rules[0].default.backendRefs[0].weight");
     assert!(e.message.contains("invalid type"), "{}", e.message);
     assert_eq!(e.line, 9);
 }
@@ -43,20 +34,14 @@ fn unknown_envelope_fields_are_errors() {
     assert_eq!(e.path.as_str(), "spce");
     let e = first_error("type: Mesh\nname: m\nmesh: default\n");
     assert_eq!(e.path.as_str(), "mesh");
-    let e =
-        first_error("type: Dataplane\nname: dp\nnetworking:\n  address: 1.1.1.1\n  inbounds: []\n");
+    let e = first_error("type: Dataplane\nname: dp\nnetworking:\n  address: 1.1.1.1\n  inbounds: []\n");
     assert_eq!(e.path.as_str(), "networking.inbounds");
-    let e = first_error(
-        "apiVersion: kuma.io/v1alpha1\nkind: MeshTCPRoute\nmetadata: {name: r, nmespace: x}\nspec: {}\n",
-    );
+    let e =
+        first_error("apiVersion: kuma.io/v1alpha1\nkind: MeshTCPRoute\nmetadata: {name: r, nmespace: x}\nspec: {}\n");
     assert_eq!(e.path.as_str(), "metadata.nmespace");
     let e = first_error("type: MeshRoute\nname: r\n");
     assert_eq!(e.path.as_str(), "type");
-    assert!(
-        e.message.contains("known kinds: Mesh, Dataplane"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("known kinds: Mesh, Dataplane"), "{}", e.message);
 }
 
 #[test]
@@ -83,15 +68,10 @@ fn universal_layouts_follow_the_descriptor() {
     )
     .expect("yaml");
     let r = &docs[0].as_ref().expect("parses").resource;
-    let Spec::MeshGateway(gw) = &r.spec else {
-        panic!("a MeshGateway")
-    };
+    let Spec::MeshGateway(gw) = &r.spec else { panic!("a MeshGateway") };
     assert_eq!(gw.conf.as_ref().map(|c| c.listeners[0].port), Some(9080));
     let u = to_format(r, Format::Universal);
-    assert!(
-        u.get("spec").is_none() && u.get("selectors").is_some(),
-        "{u}"
-    );
+    assert!(u.get("spec").is_none() && u.get("selectors").is_some(), "{u}");
     let k = to_format(r, Format::Kubernetes);
     assert_eq!(k["mesh"], "default");
     assert!(k["spec"].get("selectors").is_some(), "{k}");
@@ -104,17 +84,11 @@ fn kubernetes_mesh_comes_from_the_label_and_defaults() {
     )
     .expect("yaml");
     let a = &docs[0].as_ref().expect("parses").resource;
-    assert_eq!(
-        (a.meta.mesh.as_str(), a.meta.name.as_str()),
-        ("payments", "r.ns")
-    );
+    assert_eq!((a.meta.mesh.as_str(), a.meta.name.as_str()), ("payments", "r.ns"));
     assert_eq!(a.label("team"), Some("core"));
     assert_eq!(a.label("kuma.io/mesh"), None, "the mesh lives in meta.mesh");
     let b = &docs[1].as_ref().expect("parses").resource;
-    assert_eq!(
-        (b.meta.mesh.as_str(), b.meta.name.as_str()),
-        ("default", "r2")
-    );
+    assert_eq!((b.meta.mesh.as_str(), b.meta.name.as_str()), ("default", "r2"));
 }
 
 #[test]
@@ -124,14 +98,8 @@ fn scalar_tag_values_read_as_strings() {
     )
     .expect("yaml");
     let r = &docs[0].as_ref().expect("parses").resource;
-    let Spec::MeshTcpRoute(spec) = &r.spec else {
-        panic!("a MeshTCPRoute")
-    };
-    let tags = spec
-        .target_ref
-        .as_ref()
-        .and_then(|t| t.tags.clone())
-        .expect("tags");
+    let Spec::MeshTcpRoute(spec) = &r.spec else { panic!("a MeshTCPRoute") };
+    let tags = spec.target_ref.as_ref().and_then(|t| t.tags.clone()).expect("tags");
     assert_eq!(tags.get("port").map(String::as_str), Some("6000"));
     assert_eq!(tags.get("tls").map(String::as_str), Some("true"));
 }

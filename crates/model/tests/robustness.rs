@@ -28,9 +28,7 @@ const SEEDS: &[&str] = &[
     include_str!("../../../../shared/examples/seeds/05-split-meshservice.universal.yaml"),
     include_str!("../../../../shared/examples/seeds/06-redirect-meshservice.kubernetes.yaml"),
     include_str!("../../../../shared/examples/seeds/07-gateway.universal.yaml"),
-    include_str!(
-        "../../../../shared/examples/seeds/08-http-and-tcp-same-destination.universal.yaml"
-    ),
+    include_str!("../../../../shared/examples/seeds/08-http-and-tcp-same-destination.universal.yaml"),
 ];
 
 const TOKENS: &[&str] = &[
@@ -75,45 +73,32 @@ const TOKENS: &[&str] = &[
 
 /// A seed text with a handful of edits: deletions, insertions of YAML tokens, duplicated lines.
 fn mutated_seed() -> impl Strategy<Value = String> {
-    let edit = (
-        any::<prop::sample::Index>(),
-        0usize..4,
-        prop::sample::select(TOKENS),
-        0usize..20,
-    );
-    (
-        prop::sample::select(SEEDS),
-        prop::collection::vec(edit, 1..8),
-    )
-        .prop_map(|(seed, edits)| {
-            let mut chars: Vec<char> = seed.chars().collect();
-            for (at, op, token, len) in edits {
-                let i = at.index(chars.len() + 1);
-                match op {
-                    0 => {
-                        let end = (i + len).min(chars.len());
-                        chars.drain(i..end);
+    let edit = (any::<prop::sample::Index>(), 0usize..4, prop::sample::select(TOKENS), 0usize..20);
+    (prop::sample::select(SEEDS), prop::collection::vec(edit, 1..8)).prop_map(|(seed, edits)| {
+        let mut chars: Vec<char> = seed.chars().collect();
+        for (at, op, token, len) in edits {
+            let i = at.index(chars.len() + 1);
+            match op {
+                0 => {
+                    let end = (i + len).min(chars.len());
+                    chars.drain(i..end);
+                }
+                1 | 2 => {
+                    for (k, c) in token.chars().enumerate() {
+                        chars.insert(i + k, c);
                     }
-                    1 | 2 => {
-                        for (k, c) in token.chars().enumerate() {
-                            chars.insert(i + k, c);
-                        }
-                    }
-                    _ => {
-                        let line: Vec<char> = chars[i..]
-                            .iter()
-                            .take_while(|c| **c != '\n')
-                            .copied()
-                            .collect();
-                        let pos = i.min(chars.len());
-                        for (k, c) in line.iter().chain(['\n'].iter()).enumerate() {
-                            chars.insert(pos + k, *c);
-                        }
+                }
+                _ => {
+                    let line: Vec<char> = chars[i..].iter().take_while(|c| **c != '\n').copied().collect();
+                    let pos = i.min(chars.len());
+                    for (k, c) in line.iter().chain(['\n'].iter()).enumerate() {
+                        chars.insert(pos + k, *c);
                     }
                 }
             }
-            chars.into_iter().collect()
-        })
+        }
+        chars.into_iter().collect()
+    })
 }
 
 /// Any JSON-like value, to put where the schema expects something else.
@@ -122,20 +107,10 @@ fn any_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         "[a-zA-Z0-9 _./*:-]{0,12}".prop_map(Value::from),
-        prop::sample::select(
-            &[
-                "Mesh",
-                "MeshService",
-                "MeshServiceSubset",
-                "Dataplane",
-                "MeshGateway",
-                "TCP"
-            ][..]
-        )
-        .prop_map(Value::from),
+        prop::sample::select(&["Mesh", "MeshService", "MeshServiceSubset", "Dataplane", "MeshGateway", "TCP"][..])
+            .prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 32, 5, |inner| {
         prop_oneof![
@@ -171,10 +146,7 @@ fn any_value() -> impl Strategy<Value = Value> {
 
 /// A document of a real kind whose spec is random: wrong types in every position.
 fn random_document() -> impl Strategy<Value = String> {
-    let kinds = model::Kind::ALL
-        .iter()
-        .map(|k| k.wire_name())
-        .collect::<Vec<_>>();
+    let kinds = model::Kind::ALL.iter().map(|k| k.wire_name()).collect::<Vec<_>>();
     (prop::sample::select(kinds), any_value(), any_value(), any::<bool>()).prop_map(|(kind, spec, extra, k8s)| {
         let doc = if k8s {
             json!({"apiVersion": "kuma.io/v1alpha1", "kind": kind, "metadata": {"name": "x", "labels": extra}, "spec": spec})
@@ -220,11 +192,7 @@ fn assert_bounded(name: &str, text: &str) {
     exercise(text);
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "{name}: took {took:?}");
-    assert!(
-        peak_rss_bytes() < 1 << 30,
-        "{name}: peak memory {} bytes",
-        peak_rss_bytes()
-    );
+    assert!(peak_rss_bytes() < 1 << 30, "{name}: peak memory {} bytes", peak_rss_bytes());
 }
 
 #[test]
@@ -233,27 +201,20 @@ fn alias_bomb_is_refused_within_bounds() {
     for i in 1..12 {
         let prev = (b'a' + u8::try_from(i - 1).expect("small")) as char;
         let cur = (b'a' + u8::try_from(i).expect("small")) as char;
-        text.push_str(&format!("{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        text.push_str(&format!(
+            "{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
     }
-    assert!(
-        parse_resources(&text).is_err(),
-        "a billion-laughs document must be refused"
-    );
+    assert!(parse_resources(&text).is_err(), "a billion-laughs document must be refused");
     assert_bounded("alias bomb", &text);
 }
 
 #[test]
 fn deep_nesting_is_refused() {
-    let text = format!(
-        "type: MeshTCPRoute\nname: r\nspec: {}{}\n",
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
+    let text = format!("type: MeshTCPRoute\nname: r\nspec: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     assert!(parse_resources(&text).is_err());
     assert_bounded("deep flow nesting", &text);
-    let block: String = (0..10_000)
-        .map(|i| format!("{}k:\n", " ".repeat(i % 2000)))
-        .collect();
+    let block: String = (0..10_000).map(|i| format!("{}k:\n", " ".repeat(i % 2000))).collect();
     assert_bounded("deep block nesting", &block);
 }
 
@@ -263,10 +224,7 @@ fn huge_scalars_are_read_without_blowing_up() {
     let text = format!("type: MeshTCPRoute\nname: {big}\nspec: {{}}\n");
     let docs = parse_resources(&text).expect("an 8 MiB name is still YAML");
     let report = validate(&docs[0].as_ref().expect("parses").resource);
-    assert_eq!(
-        report.errors.iter().next().map(|v| v.message.as_str()),
-        Some("value length must less or equal 253")
-    );
+    assert_eq!(report.errors.iter().next().map(|v| v.message.as_str()), Some("value length must less or equal 253"));
     assert_bounded("huge scalar", &text);
     assert_bounded(
         "huge number",

@@ -39,53 +39,35 @@ fn role(name: Option<&str>) -> PolicyRole {
 /// The reference harness: the YAML decoded straight into the spec, envelope keys ignored.
 fn go_layer(case: &Case) -> (BTreeSet<String>, Vec<String>) {
     let docs = model::node::parse_documents(&case.input).expect("case input is YAML");
-    let mut json = docs
-        .first()
-        .map(model::node::Node::to_json)
-        .unwrap_or_default();
+    let mut json = docs.first().map(model::node::Node::to_json).unwrap_or_default();
     if let Some(obj) = json.as_object_mut() {
         for key in ["type", "mesh", "name"] {
             obj.remove(key);
         }
     }
-    let spec =
-        Spec::from_json(Kind::MeshTcpRoute, json).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    let errors = validate_spec(&spec, role(case.role.as_deref()))
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect();
+    let spec = Spec::from_json(Kind::MeshTcpRoute, json).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let errors = validate_spec(&spec, role(case.role.as_deref())).into_iter().map(|v| v.to_string()).collect();
     (errors, Vec::new())
 }
 
 fn all_layers(case: &Case) -> (BTreeSet<String>, Vec<String>) {
     let docs = model::parse_resources(&case.input).unwrap_or_else(|e| panic!("{}: {e}", case.name));
     assert_eq!(docs.len(), 1, "{}: one document per case", case.name);
-    let parsed = docs
-        .into_iter()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_else(|| panic!("{}: parses", case.name));
+    let parsed = docs.into_iter().next().and_then(Result::ok).unwrap_or_else(|| panic!("{}: parses", case.name));
     let report = validate(&parsed.resource);
-    (
-        report.errors.into_iter().map(|v| v.to_string()).collect(),
-        report.warnings,
-    )
+    (report.errors.into_iter().map(|v| v.to_string()).collect(), report.warnings)
 }
 
 #[test]
 fn validation_cases_match_expected_violations() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/validation");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("testdata")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("testdata").map(|e| e.expect("entry").path()).collect();
     files.sort();
     let mut checked = 0;
     let mut failures = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable");
-        let cases: Vec<Case> =
-            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let cases: Vec<Case> = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for case in cases {
             let (errors, warnings) = match case.layer.as_deref() {
                 Some("go") => go_layer(&case),
@@ -104,14 +86,6 @@ fn validation_cases_match_expected_violations() {
             checked += 1;
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {checked} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(
-        checked >= 60,
-        "expected the full table, found {checked} cases"
-    );
+    assert!(failures.is_empty(), "{} of {checked} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked >= 60, "expected the full table, found {checked} cases");
 }

@@ -31,11 +31,7 @@ pub struct Networking {
     pub inbound: Vec<Inbound>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbound: Vec<Outbound>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "transparent_proxying"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "transparent_proxying")]
     pub transparent_proxying: Option<TransparentProxying>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<EnvoyAdmin>,
@@ -86,11 +82,7 @@ pub struct Outbound {
     pub address: Option<String>,
     #[serde(default)]
     pub port: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub tags: Option<Tags>,
     /// Deprecated spelling of `tags: {kuma.io/service: ...}`.
@@ -109,11 +101,7 @@ pub struct OutboundBackendRef {
     pub name: String,
     #[serde(default)]
     pub port: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub labels: Option<Tags>,
 }
@@ -138,41 +126,17 @@ pub struct Gateway {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransparentProxying {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "redirect_port_inbound"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "redirect_port_inbound")]
     pub redirect_port_inbound: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "redirect_port_outbound"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "redirect_port_outbound")]
     pub redirect_port_outbound: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "direct_access_services"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "direct_access_services")]
     pub direct_access_services: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        alias = "reachable_services"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "reachable_services")]
     pub reachable_services: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "ip_family_mode"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "ip_family_mode")]
     pub ip_family_mode: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        alias = "reachable_backends"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "reachable_backends")]
     pub reachable_backends: Option<ReachableBackends>,
 }
 
@@ -194,11 +158,7 @@ pub struct ReachableBackendRef {
     pub namespace: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u32>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub labels: Option<Tags>,
 }

@@ -10,11 +10,7 @@ use crate::common::{Tags, string_map};
 pub struct MeshGatewaySpec {
     #[serde(default)]
     pub selectors: Vec<Selector>,
-    #[serde(
-        default,
-        skip_serializing_if = "Tags::is_empty",
-        deserialize_with = "string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Tags::is_empty", deserialize_with = "string_map")]
     pub tags: Tags,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conf: Option<GatewayConf>,
@@ -35,20 +31,7 @@ pub struct GatewayConf {
     pub listeners: Vec<Listener>,
 }
 
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ListenerProtocol {
     #[default]
@@ -82,11 +65,7 @@ pub struct Listener {
     pub protocol: ListenerProtocol,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ListenerTls>,
-    #[serde(
-        default,
-        skip_serializing_if = "Tags::is_empty",
-        deserialize_with = "string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Tags::is_empty", deserialize_with = "string_map")]
     pub tags: Tags,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cross_mesh: bool,

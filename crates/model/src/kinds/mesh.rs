@@ -93,15 +93,10 @@ pub enum MeshServicesMode {
 impl MeshSpec {
     /// Whether mTLS is on: an enabled backend is named.
     pub fn mtls_enabled(&self) -> bool {
-        self.mtls
-            .as_ref()
-            .is_some_and(|m| !m.enabled_backend.is_empty())
+        self.mtls.as_ref().is_some_and(|m| !m.enabled_backend.is_empty())
     }
 
     pub fn mesh_services_mode(&self) -> MeshServicesMode {
-        self.mesh_services
-            .as_ref()
-            .map(|m| m.mode)
-            .unwrap_or_default()
+        self.mesh_services.as_ref().map(|m| m.mode).unwrap_or_default()
     }
 }

@@ -51,11 +51,7 @@ impl TcpTo {
     pub fn effective_rule(&self) -> TcpRule {
         match self.rules.as_deref() {
             Some([first, ..]) => first.clone(),
-            _ => TcpRule {
-                conf: TcpRuleConf {
-                    backend_refs: Some(vec![BackendRef::to_target(&self.target_ref, 1)]),
-                },
-            },
+            _ => TcpRule { conf: TcpRuleConf { backend_refs: Some(vec![BackendRef::to_target(&self.target_ref, 1)]) } },
         }
     }
 }

@@ -30,11 +30,7 @@ pub struct MeshServiceSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MeshServiceSelector {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub dataplane_tags: Option<Tags>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,11 +131,7 @@ pub struct MultiZoneSelector {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_string_map"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_string_map")]
     #[schemars(with = "Option<Tags>")]
     pub match_labels: Option<Tags>,
 }

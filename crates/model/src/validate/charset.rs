@@ -6,23 +6,17 @@ fn all_chars(s: &str, ok: impl Fn(char) -> bool) -> bool {
 
 /// `^[0-9a-z.\-_]*$`: names inside targetRefs.
 pub fn is_ref_name(s: &str) -> bool {
-    all_chars(s, |c| {
-        c.is_ascii_digit() || c.is_ascii_lowercase() || matches!(c, '.' | '-' | '_')
-    })
+    all_chars(s, |c| c.is_ascii_digit() || c.is_ascii_lowercase() || matches!(c, '.' | '-' | '_'))
 }
 
 /// `^[a-zA-Z0-9.\-_:/]*$`: tag keys.
 pub fn is_tag_name(s: &str) -> bool {
-    all_chars(s, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/')
-    })
+    all_chars(s, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/'))
 }
 
 /// `^[a-zA-Z0-9.\-_:]*$`: plain tag values.
 pub fn is_tag_value(s: &str) -> bool {
-    all_chars(s, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')
-    })
+    all_chars(s, |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
 }
 
 /// `^([a-zA-Z0-9.\-_:/]*|\*)$`: selector tag values.

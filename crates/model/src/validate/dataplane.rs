@@ -25,39 +25,22 @@ pub fn validate_dataplane(spec: &DataplaneSpec) -> Violations {
         if net.inbound.iter().any(|i| i.port == admin.port) {
             v.add(port_path.clone(), "must differ from inbound");
         }
-        if net
-            .outbound
-            .iter()
-            .any(|o| o.port == admin.port && o.address.as_deref().is_none_or(|a| a == "127.0.0.1"))
-        {
+        if net.outbound.iter().any(|o| o.port == admin.port && o.address.as_deref().is_none_or(|a| a == "127.0.0.1")) {
             v.add(port_path, "must differ from outbound");
         }
     }
     match spec.role() {
         ProxyRole::DelegatedGateway | ProxyRole::BuiltinGateway => {
             let builtin = spec.role() == ProxyRole::BuiltinGateway;
-            let what = if builtin {
-                "builtin gateways"
-            } else {
-                "delegated gateways"
-            };
+            let what = if builtin { "builtin gateways" } else { "delegated gateways" };
             if !net.inbound.is_empty() {
-                v.add(
-                    net_path.field("inbound"),
-                    format!("inbound cannot be defined for {what}"),
-                );
+                v.add(net_path.field("inbound"), format!("inbound cannot be defined for {what}"));
             }
             if builtin && !net.outbound.is_empty() {
-                v.add(
-                    net_path.field("outbound"),
-                    "outbound cannot be defined for builtin gateways",
-                );
+                v.add(net_path.field("outbound"), "outbound cannot be defined for builtin gateways");
             }
             if builtin && spec.probes.is_some() {
-                v.add(
-                    net_path.field("probes"),
-                    "probes cannot be defined for builtin gateways",
-                );
+                v.add(net_path.field("probes"), "probes cannot be defined for builtin gateways");
             }
             if let Some(gateway) = &net.gateway {
                 v.extend(validate_gateway(&net_path.field("gateway"), gateway));
@@ -65,10 +48,7 @@ pub fn validate_dataplane(spec: &DataplaneSpec) -> Violations {
         }
         ProxyRole::Sidecar => {
             if net.inbound.is_empty() {
-                v.add(
-                    net_path.clone(),
-                    "has to contain at least one inbound interface or gateway",
-                );
+                v.add(net_path.clone(), "has to contain at least one inbound interface or gateway");
             }
         }
     }
@@ -86,10 +66,7 @@ fn validate_networking(path: &FieldPath, net: &Networking) -> Violations {
             v.add(address_path.clone(), "must not be 0.0.0.0 or ::");
         }
         if net.address.parse::<IpAddr>().is_err() && !is_dns_name(&net.address) {
-            v.add(
-                address_path,
-                "address has to be valid IP address or domain name",
-            );
+            v.add(address_path, "address has to be valid IP address or domain name");
         }
     }
     for (i, inbound) in net.inbound.iter().enumerate() {
@@ -100,10 +77,7 @@ fn validate_networking(path: &FieldPath, net: &Networking) -> Violations {
         }
     }
     for (i, outbound) in net.outbound.iter().enumerate() {
-        v.extend(validate_outbound(
-            &path.field("outbound").index(i),
-            outbound,
-        ));
+        v.extend(validate_outbound(&path.field("outbound").index(i), outbound));
     }
     v
 }
@@ -120,22 +94,14 @@ fn validate_inbound(path: &FieldPath, inbound: &Inbound, dp_address: &str) -> Vi
     if let Some(sp) = inbound.service_port.filter(|p| *p != 0) {
         validate_port(&mut v, path.field("servicePort"), sp);
     }
-    let same_port = inbound
-        .service_port
-        .is_none_or(|sp| sp == 0 || sp == inbound.port);
+    let same_port = inbound.service_port.is_none_or(|sp| sp == 0 || sp == inbound.port);
     let service_address = inbound.service_address.as_deref().unwrap_or("");
     if !service_address.is_empty() {
         if service_address.parse::<IpAddr>().is_err() {
-            v.add(
-                path.field("serviceAddress"),
-                "serviceAddress has to be valid IP address",
-            );
+            v.add(path.field("serviceAddress"), "serviceAddress has to be valid IP address");
         }
         if service_address == dp_address && same_port {
-            v.add(
-                path.field("serviceAddress"),
-                "serviceAddress and servicePort has to differ from address and port",
-            );
+            v.add(path.field("serviceAddress"), "serviceAddress and servicePort has to differ from address and port");
         }
     }
     if let Some(address) = inbound.address.as_deref().filter(|a| !a.is_empty()) {
@@ -143,10 +109,7 @@ fn validate_inbound(path: &FieldPath, inbound: &Inbound, dp_address: &str) -> Vi
             v.add(path.field("address"), "address has to be valid IP address");
         }
         if address == service_address && same_port {
-            v.add(
-                path.field("serviceAddress"),
-                "serviceAddress and servicePort has to differ from address and port",
-            );
+            v.add(path.field("serviceAddress"), "serviceAddress and servicePort has to differ from address and port");
         }
     }
     let tags_path = path.field("tags");
@@ -167,11 +130,7 @@ fn validate_inbound(path: &FieldPath, inbound: &Inbound, dp_address: &str) -> Vi
 fn validate_outbound(path: &FieldPath, outbound: &Outbound) -> Violations {
     let mut v = Violations::new();
     validate_port(&mut v, path.field("port"), outbound.port);
-    if outbound
-        .address
-        .as_deref()
-        .is_some_and(|a| !a.is_empty() && a.parse::<IpAddr>().is_err())
-    {
+    if outbound.address.as_deref().is_some_and(|a| !a.is_empty() && a.parse::<IpAddr>().is_err()) {
         v.add(path.field("address"), "address has to be valid IP address");
     }
     let tags = outbound.tags.as_ref().filter(|t| !t.is_empty());
@@ -179,25 +138,16 @@ fn validate_outbound(path: &FieldPath, outbound: &Outbound) -> Violations {
     if let Some(backend) = &outbound.backend_ref {
         let ref_path = path.field("backendRef");
         if !BACKEND_REF_KINDS.split(',').any(|k| k == backend.kind) {
-            v.add(
-                ref_path.field("kind"),
-                format!("invalid value. Available values are: {BACKEND_REF_KINDS}"),
-            );
+            v.add(ref_path.field("kind"), format!("invalid value. Available values are: {BACKEND_REF_KINDS}"));
         }
         if backend.name.is_empty() && backend.labels.as_ref().is_none_or(Tags::is_empty) {
-            v.add(
-                ref_path.clone(),
-                "either 'name' or 'labels' should be specified",
-            );
+            v.add(ref_path.clone(), "either 'name' or 'labels' should be specified");
         }
         if backend.kind != "MeshExternalService" {
             validate_port(&mut v, ref_path.field("port"), backend.port);
         }
         if tags.is_some() || service.is_some() {
-            v.add(
-                ref_path,
-                "both backendRef and tags/service cannot be defined",
-            );
+            v.add(ref_path, "both backendRef and tags/service cannot be defined");
         }
     } else if let Some(tags) = tags {
         let tags_path = path.field("tags");
@@ -237,8 +187,6 @@ fn is_dns_name(s: &str) -> bool {
         && s.split('.').all(|label| {
             (1..=63).contains(&label.len())
                 && !label.starts_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }

@@ -35,10 +35,7 @@ impl Report {
 
 /// Validates a resource as Kuma's REST API would before storing it.
 pub fn validate(resource: &Resource) -> Report {
-    let mut report = Report {
-        errors: others::validate_metadata(resource),
-        warnings: Vec::new(),
-    };
+    let mut report = Report { errors: others::validate_metadata(resource), warnings: Vec::new() };
     let schema = match &resource.spec {
         Spec::MeshTcpRoute(s) => schema::schema_mesh_tcp_route(s),
         Spec::MeshHttpRoute(s) => schema::schema_mesh_http_route(s),
@@ -51,9 +48,7 @@ pub fn validate(resource: &Resource) -> Report {
     let role = match policy_role(resource) {
         Ok(role) => role,
         Err(message) => {
-            report
-                .errors
-                .add(FieldPath::at("spec").field("to"), message);
+            report.errors.add(FieldPath::at("spec").field("to"), message);
             PolicyRole::System
         }
     };

@@ -6,9 +6,7 @@ use crate::kind::Scope;
 use crate::kinds::gateway::{ListenerProtocol, MeshGatewaySpec, Selector};
 use crate::kinds::legacy::{ExternalServiceSpec, TrafficRouteSpec};
 use crate::kinds::mesh::MeshSpec;
-use crate::kinds::services::{
-    MeshExternalServiceSpec, MeshMultiZoneServiceSpec, MeshServiceSpec, ServicePort,
-};
+use crate::kinds::services::{MeshExternalServiceSpec, MeshMultiZoneServiceSpec, MeshServiceSpec, ServicePort};
 use crate::path::{FieldPath, Violations};
 use crate::resource::Resource;
 use crate::validate::charset;
@@ -43,10 +41,7 @@ pub fn validate_mesh(spec: &MeshSpec) -> Violations {
     if let Some(mtls) = &spec.mtls {
         let names: Vec<&str> = mtls.backends.iter().map(|b| b.name.as_str()).collect();
         if !mtls.enabled_backend.is_empty() && !names.contains(&mtls.enabled_backend.as_str()) {
-            v.add(
-                FieldPath::at("mtls").field("enabledBackend"),
-                "has to be set to one of the backends in the mesh",
-            );
+            v.add(FieldPath::at("mtls").field("enabledBackend"), "has to be set to one of the backends in the mesh");
         }
         for (i, backend) in mtls.backends.iter().enumerate() {
             let path = FieldPath::at("mtls").field("backends").index(i);
@@ -54,13 +49,7 @@ pub fn validate_mesh(spec: &MeshSpec) -> Violations {
                 v.add(path.field("name"), msg::CANNOT_BE_EMPTY);
             }
             if names.iter().filter(|n| **n == backend.name).count() > 1 {
-                v.add(
-                    path.field("name"),
-                    format!(
-                        "\"{}\" name is already used for another backend",
-                        backend.name
-                    ),
-                );
+                v.add(path.field("name"), format!("\"{}\" name is already used for another backend", backend.name));
             }
             if backend.backend_type.is_empty() {
                 v.add(path.field("type"), msg::CANNOT_BE_EMPTY);
@@ -76,11 +65,7 @@ fn validate_selectors(v: &mut Violations, path: &FieldPath, selectors: &[Selecto
     }
     for (i, selector) in selectors.iter().enumerate() {
         let match_path = path.index(i).field("match");
-        v.extend(validate_tags(
-            &match_path,
-            &selector.match_tags,
-            TagValues::Selector,
-        ));
+        v.extend(validate_tags(&match_path, &selector.match_tags, TagValues::Selector));
         if selector.match_tags.is_empty() {
             v.add(match_path.clone(), "must have at least one tag");
         }
@@ -99,11 +84,7 @@ fn validate_port(v: &mut Violations, path: FieldPath, port: u32) {
 pub fn validate_mesh_gateway(spec: &MeshGatewaySpec) -> Violations {
     let mut v = Violations::new();
     validate_selectors(&mut v, &FieldPath::at("selectors"), &spec.selectors);
-    v.extend(validate_tags(
-        &FieldPath::at("tags"),
-        &spec.tags,
-        TagValues::Plain,
-    ));
+    v.extend(validate_tags(&FieldPath::at("tags"), &spec.tags, TagValues::Plain));
     let conf_path = FieldPath::at("conf");
     let Some(conf) = &spec.conf else {
         v.add(conf_path, msg::CANNOT_BE_EMPTY);
@@ -118,15 +99,8 @@ pub fn validate_mesh_gateway(spec: &MeshGatewaySpec) -> Violations {
         if listener.protocol == ListenerProtocol::None {
             v.add(path.field("protocol"), "cannot be empty");
         }
-        v.extend(validate_tags(
-            &path.field("tags"),
-            &listener.tags,
-            TagValues::Selector,
-        ));
-        let needs_tls = matches!(
-            listener.protocol,
-            ListenerProtocol::Tls | ListenerProtocol::Https
-        );
+        v.extend(validate_tags(&path.field("tags"), &listener.tags, TagValues::Selector));
+        let needs_tls = matches!(listener.protocol, ListenerProtocol::Tls | ListenerProtocol::Https);
         if needs_tls && listener.tls.is_none() && !listener.cross_mesh {
             v.add(path.field("tls"), "cannot be empty");
         }
@@ -149,9 +123,7 @@ pub fn validate_mesh_service(spec: &MeshServiceSpec) -> Violations {
     validate_service_ports(&mut v, &FieldPath::at("spec").field("ports"), &spec.ports);
     if let Some(tags) = &spec.selector.dataplane_tags {
         v.extend(validate_tags(
-            &FieldPath::at("spec")
-                .field("selector")
-                .field("dataplaneTags"),
+            &FieldPath::at("spec").field("selector").field("dataplaneTags"),
             tags,
             TagValues::Plain,
         ));
@@ -162,16 +134,9 @@ pub fn validate_mesh_service(spec: &MeshServiceSpec) -> Violations {
 pub fn validate_mesh_external_service(spec: &MeshExternalServiceSpec) -> Violations {
     let mut v = Violations::new();
     let spec_path = FieldPath::at("spec");
-    validate_port(
-        &mut v,
-        spec_path.field("match").field("port"),
-        spec.match_.port,
-    );
+    validate_port(&mut v, spec_path.field("match").field("port"), spec.match_.port);
     if !spec.match_.protocol.is_known() {
-        v.add(
-            spec_path.field("match").field("protocol"),
-            msg::schema_one_of(&["tcp", "grpc", "http", "http2"]),
-        );
+        v.add(spec_path.field("match").field("protocol"), msg::schema_one_of(&["tcp", "grpc", "http", "http2"]));
     }
     for (i, endpoint) in spec.endpoints.iter().flatten().enumerate() {
         let path = spec_path.field("endpoints").index(i);

@@ -43,14 +43,8 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["kuma-system", "kong-mesh-system"];
 /// The top-level and to-item targetRefs of a policy kind, or `None` for other kinds.
 pub fn policy_target_refs(spec: &Spec) -> Option<(Option<&TargetRef>, Vec<&TargetRef>)> {
     match spec {
-        Spec::MeshTcpRoute(s) => Some((
-            s.target_ref.as_ref(),
-            s.to.iter().flatten().map(|t| &t.target_ref).collect(),
-        )),
-        Spec::MeshHttpRoute(s) => Some((
-            s.target_ref.as_ref(),
-            s.to.iter().flatten().map(|t| &t.target_ref).collect(),
-        )),
+        Spec::MeshTcpRoute(s) => Some((s.target_ref.as_ref(), s.to.iter().flatten().map(|t| &t.target_ref).collect())),
+        Spec::MeshHttpRoute(s) => Some((s.target_ref.as_ref(), s.to.iter().flatten().map(|t| &t.target_ref).collect())),
         _ => None,
     }
 }
@@ -62,9 +56,7 @@ pub fn policy_role(resource: &Resource) -> Result<PolicyRole, &'static str> {
     let namespace = resource.namespace();
     let synced = resource.origin() == Some("global");
     if namespace.is_empty() || synced {
-        return Ok(resource
-            .label(labels::POLICY_ROLE)
-            .map_or(PolicyRole::System, PolicyRole::from_label));
+        return Ok(resource.label(labels::POLICY_ROLE).map_or(PolicyRole::System, PolicyRole::from_label));
     }
     if SYSTEM_NAMESPACES.contains(&namespace) {
         return Ok(PolicyRole::System);
@@ -76,10 +68,8 @@ pub fn policy_role(resource: &Resource) -> Result<PolicyRole, &'static str> {
         return Ok(PolicyRole::WorkloadOwner);
     }
     let is_producer = |r: &&TargetRef| {
-        matches!(
-            r.kind,
-            TargetRefKind::MeshService | TargetRefKind::MeshHttpRoute
-        ) && !r.name_str().is_empty()
+        matches!(r.kind, TargetRefKind::MeshService | TargetRefKind::MeshHttpRoute)
+            && !r.name_str().is_empty()
             && (r.namespace_str().is_empty() || r.namespace_str() == namespace)
     };
     let producers = to_refs.iter().filter(|r| is_producer(r)).count();
@@ -93,11 +83,7 @@ pub fn policy_role(resource: &Resource) -> Result<PolicyRole, &'static str> {
 /// The deprecation warnings of a policy's top-level kind.
 pub fn deprecation_warnings(top: Option<&TargetRef>) -> Vec<String> {
     match top.map(|t| &t.kind) {
-        Some(
-            k @ (TargetRefKind::MeshService
-            | TargetRefKind::MeshServiceSubset
-            | TargetRefKind::MeshSubset),
-        ) => {
+        Some(k @ (TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset | TargetRefKind::MeshSubset)) => {
             vec![msg::deprecated_kind(k.as_str())]
         }
         Some(TargetRefKind::MeshHttpRoute) => vec![msg::DEPRECATED_HTTP_ROUTE_KIND.to_owned()],
@@ -111,27 +97,10 @@ pub fn validate_top_level(top: Option<&TargetRef>, role: PolicyRole) -> Violatio
     let Some(top) = top else {
         return Violations::new();
     };
-    let system = [
-        K::Mesh,
-        K::MeshSubset,
-        K::MeshGateway,
-        K::MeshService,
-        K::MeshServiceSubset,
-        K::Dataplane,
-    ];
-    let other = [
-        K::Mesh,
-        K::MeshSubset,
-        K::MeshService,
-        K::MeshServiceSubset,
-        K::Dataplane,
-    ];
+    let system = [K::Mesh, K::MeshSubset, K::MeshGateway, K::MeshService, K::MeshServiceSubset, K::Dataplane];
+    let other = [K::Mesh, K::MeshSubset, K::MeshService, K::MeshServiceSubset, K::Dataplane];
     let rules = TargetRefRules {
-        supported_kinds: if role == PolicyRole::System {
-            &system
-        } else {
-            &other
-        },
+        supported_kinds: if role == PolicyRole::System { &system } else { &other },
         gateway_listener_tags_allowed: true,
         is_inbound_policy: false,
     };
@@ -139,27 +108,13 @@ pub fn validate_top_level(top: Option<&TargetRef>, role: PolicyRole) -> Violatio
 }
 
 /// The to-item targetRef check (§2.4): the effective top-level kind decides which kinds are allowed.
-pub fn validate_to_target_ref(
-    path: &FieldPath,
-    to: &TargetRef,
-    top: Option<&TargetRef>,
-) -> Violations {
+pub fn validate_to_target_ref(path: &FieldPath, to: &TargetRef, top: Option<&TargetRef>) -> Violations {
     use TargetRefKind as K;
     let gateway = top.is_some_and(|t| t.kind == K::MeshGateway);
-    let kinds: &[K] = if gateway {
-        &[K::Mesh]
-    } else {
-        &[
-            K::MeshService,
-            K::MeshExternalService,
-            K::MeshMultiZoneService,
-        ]
-    };
-    let rules = TargetRefRules {
-        supported_kinds: kinds,
-        gateway_listener_tags_allowed: false,
-        is_inbound_policy: false,
-    };
+    let kinds: &[K] =
+        if gateway { &[K::Mesh] } else { &[K::MeshService, K::MeshExternalService, K::MeshMultiZoneService] };
+    let rules =
+        TargetRefRules { supported_kinds: kinds, gateway_listener_tags_allowed: false, is_inbound_policy: false };
     validate_target_ref(&path.field("targetRef"), to, &rules)
 }
 
@@ -168,19 +123,10 @@ const UNRESOLVED_BACKEND: &str = "kuma.io/unresolved-backend";
 
 /// One backendRef (§2.6): the generic check, then the MeshMultiZoneService port requirement.
 /// MeshHTTPRoute lets the converter's unresolved-backend name through the name check.
-pub fn validate_backend_ref(
-    path: &FieldPath,
-    backend: &BackendRef,
-    allow_unresolved_name: bool,
-) -> Violations {
+pub fn validate_backend_ref(path: &FieldPath, backend: &BackendRef, allow_unresolved_name: bool) -> Violations {
     use TargetRefKind as K;
     let rules = TargetRefRules {
-        supported_kinds: &[
-            K::MeshService,
-            K::MeshServiceSubset,
-            K::MeshExternalService,
-            K::MeshMultiZoneService,
-        ],
+        supported_kinds: &[K::MeshService, K::MeshServiceSubset, K::MeshExternalService, K::MeshMultiZoneService],
         gateway_listener_tags_allowed: false,
         is_inbound_policy: false,
     };

@@ -2,14 +2,10 @@
 //! (meshhttproute.md §2.2-§2.3; filters are not modelled yet, so their checks wait with them).
 
 use crate::common::TargetRefKind;
-use crate::kinds::routes::{
-    HeaderMatchType, HttpMatch, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType,
-};
+use crate::kinds::routes::{HeaderMatchType, HttpMatch, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType};
 use crate::path::{FieldPath, Violations};
 use crate::validate::messages as msg;
-use crate::validate::policy::{
-    PolicyRole, validate_backend_ref, validate_to_target_ref, validate_top_level,
-};
+use crate::validate::policy::{PolicyRole, validate_backend_ref, validate_to_target_ref, validate_top_level};
 
 /// Validates a MeshTCPRoute spec for a policy of `role`, collecting every violation.
 pub fn validate_mesh_tcp_route(spec: &MeshTcpRouteSpec, role: PolicyRole) -> Violations {
@@ -20,11 +16,7 @@ pub fn validate_mesh_tcp_route(spec: &MeshTcpRouteSpec, role: PolicyRole) -> Vio
         v.extend(validate_to_target_ref(&to_path, &to.target_ref, top));
         // Every rule is checked, although only the first takes effect (the schema allows one).
         for (j, rule) in to.rules.iter().flatten().enumerate() {
-            let refs_path = to_path
-                .field("rules")
-                .index(j)
-                .field("default")
-                .field("backendRefs");
+            let refs_path = to_path.field("rules").index(j).field("default").field("backendRefs");
             match rule.conf.backend_refs.as_deref() {
                 None | Some([]) => v.add(refs_path, msg::MUST_BE_DEFINED),
                 Some(refs) => {
@@ -104,15 +96,9 @@ fn validate_http_match(path: &FieldPath, m: &HttpMatch) -> Violations {
         }
     }
     for (h, header) in m.headers.iter().flatten().enumerate() {
-        let presence = matches!(
-            header.match_type,
-            Some(HeaderMatchType::Present | HeaderMatchType::Absent)
-        );
+        let presence = matches!(header.match_type, Some(HeaderMatchType::Present | HeaderMatchType::Absent));
         if presence && header.value.as_deref().is_some_and(|s| !s.is_empty()) {
-            v.add(
-                path.field("headers").index(h).field("value"),
-                "must not be defined",
-            );
+            v.add(path.field("headers").index(h).field("value"), "must not be defined");
         }
     }
     v

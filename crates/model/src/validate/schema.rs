@@ -4,8 +4,7 @@
 
 use crate::common::{BackendRef, TargetRef, TargetRefKind};
 use crate::kinds::routes::{
-    HeaderMatchType, HttpMethod, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType,
-    QueryParamsMatchType,
+    HeaderMatchType, HttpMethod, MeshHttpRouteSpec, MeshTcpRouteSpec, PathMatchType, QueryParamsMatchType,
 };
 use crate::path::{FieldPath, Violations};
 use crate::validate::messages as msg;
@@ -30,11 +29,7 @@ pub fn schema_mesh_tcp_route(spec: &MeshTcpRouteSpec) -> Violations {
             Some(_) => {}
         }
         for (j, rule) in to.rules.iter().flatten().enumerate() {
-            let refs_path = to_path
-                .field("rules")
-                .index(j)
-                .field("default")
-                .field("backendRefs");
+            let refs_path = to_path.field("rules").index(j).field("default").field("backendRefs");
             for (k, backend) in rule.conf.backend_refs.iter().flatten().enumerate() {
                 check_backend_ref(&mut v, &refs_path.index(k), backend);
             }
@@ -67,17 +62,9 @@ pub fn schema_mesh_http_route(spec: &MeshHttpRouteSpec) -> Violations {
             for (k, m) in rule.matches.iter().flatten().enumerate() {
                 let m_path = rule_path.field("matches").index(k);
                 if let Some(p) = &m.path {
-                    check_enum(
-                        &mut v,
-                        &m_path.field("path").field("type"),
-                        &p.match_type,
-                        PathMatchType::VALUES,
-                    );
+                    check_enum(&mut v, &m_path.field("path").field("type"), &p.match_type, PathMatchType::VALUES);
                     if p.value.is_empty() {
-                        v.add(
-                            m_path.field("path").field("value"),
-                            "in body should be at least 1 chars long",
-                        );
+                        v.add(m_path.field("path").field("value"), "in body should be at least 1 chars long");
                     }
                 }
                 if let Some(method) = &m.method {
@@ -85,21 +72,11 @@ pub fn schema_mesh_http_route(spec: &MeshHttpRouteSpec) -> Violations {
                 }
                 for (q, param) in m.query_params.iter().flatten().enumerate() {
                     let q_path = m_path.field("queryParams").index(q);
-                    check_enum(
-                        &mut v,
-                        &q_path.field("type"),
-                        &param.match_type,
-                        QueryParamsMatchType::VALUES,
-                    );
+                    check_enum(&mut v, &q_path.field("type"), &param.match_type, QueryParamsMatchType::VALUES);
                 }
                 for (h, header) in m.headers.iter().flatten().enumerate() {
                     if let Some(t) = &header.match_type {
-                        check_enum(
-                            &mut v,
-                            &m_path.field("headers").index(h).field("type"),
-                            t,
-                            HeaderMatchType::VALUES,
-                        );
+                        check_enum(&mut v, &m_path.field("headers").index(h).field("type"), t, HeaderMatchType::VALUES);
                     }
                 }
             }
@@ -126,14 +103,7 @@ macro_rules! enum_value {
         }
     )+};
 }
-enum_value!(
-    TargetRefKind,
-    PathMatchType,
-    HttpMethod,
-    QueryParamsMatchType,
-    HeaderMatchType,
-    crate::common::ProxyType
-);
+enum_value!(TargetRefKind, PathMatchType, HttpMethod, QueryParamsMatchType, HeaderMatchType, crate::common::ProxyType);
 
 fn check_enum(v: &mut Violations, path: &FieldPath, value: &impl EnumValue, allowed: &[&str]) {
     if !value.known() && !value.wire().is_empty() {
@@ -152,12 +122,7 @@ fn check_kind(v: &mut Violations, path: &FieldPath, kind: &TargetRefKind) {
 fn check_target_ref(v: &mut Violations, path: &FieldPath, r: &TargetRef) {
     check_kind(v, path, &r.kind);
     for (i, p) in r.proxy_types.iter().flatten().enumerate() {
-        check_enum(
-            v,
-            &path.field("proxyTypes").index(i),
-            p,
-            crate::common::ProxyType::VALUES,
-        );
+        check_enum(v, &path.field("proxyTypes").index(i), p, crate::common::ProxyType::VALUES);
     }
 }
 

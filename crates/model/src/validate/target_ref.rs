@@ -16,11 +16,7 @@ pub struct TargetRefRules<'a> {
 }
 
 /// Validates one targetRef at `path`, collecting every violation.
-pub fn validate_target_ref(
-    path: &FieldPath,
-    r: &TargetRef,
-    rules: &TargetRefRules<'_>,
-) -> Violations {
+pub fn validate_target_ref(path: &FieldPath, r: &TargetRef, rules: &TargetRefRules<'_>) -> Violations {
     let mut v = Violations::new();
     let kind = r.kind.as_str();
     if kind.is_empty() {
@@ -31,44 +27,25 @@ pub fn validate_target_ref(
         v.add(path.field("kind"), msg::not_supported(kind));
         return v;
     }
-    let mut check = Checks {
-        path,
-        r,
-        kind,
-        v: &mut v,
-    };
+    let mut check = Checks { path, r, kind, v: &mut v };
     match r.kind {
         TargetRefKind::Mesh => {
             if !r.name_str().is_empty() {
-                check
-                    .v
-                    .add(path.field("name"), msg::name_with_kind_not_supported(kind));
+                check.v.add(path.field("name"), msg::name_with_kind_not_supported(kind));
             }
-            check.disallow(&[
-                Field::Mesh,
-                Field::Tags,
-                Field::Labels,
-                Field::Namespace,
-                Field::SectionName,
-            ]);
+            check.disallow(&[Field::Mesh, Field::Tags, Field::Labels, Field::Namespace, Field::SectionName]);
             check.proxy_types();
         }
         TargetRefKind::Dataplane => {
             check.disallow(&[Field::Tags, Field::Mesh, Field::ProxyTypes]);
             check.labels_exclusive(msg::LABELS_OR_NAME_AND_NAMESPACE);
             if !rules.is_inbound_policy && !r.section_name_str().is_empty() {
-                check
-                    .v
-                    .add(path.field("sectionName"), msg::ONLY_INBOUND_POLICIES);
+                check.v.add(path.field("sectionName"), msg::ONLY_INBOUND_POLICIES);
             }
         }
         TargetRefKind::MeshSubset => {
             check.disallow(&[Field::Name, Field::Mesh]);
-            check.v.extend(validate_tags(
-                &path.field("tags"),
-                r.tags_or_empty(),
-                TagValues::Plain,
-            ));
+            check.v.extend(validate_tags(&path.field("tags"), r.tags_or_empty(), TagValues::Plain));
             check.disallow(&[Field::Labels, Field::Namespace, Field::SectionName]);
             check.proxy_types();
         }
@@ -85,11 +62,7 @@ pub fn validate_target_ref(
             check.require_name();
             check.name_charset();
             check.disallow(&[Field::Mesh, Field::ProxyTypes]);
-            check.v.extend(validate_tags(
-                &path.field("tags"),
-                r.tags_or_empty(),
-                TagValues::Selector,
-            ));
+            check.v.extend(validate_tags(&path.field("tags"), r.tags_or_empty(), TagValues::Selector));
             if r.kind == TargetRefKind::MeshGateway && !rules.gateway_listener_tags_allowed {
                 check.disallow(&[Field::Tags]);
             }
@@ -133,10 +106,7 @@ impl Checks<'_> {
             Field::Name => ("name", !r.name_str().is_empty()),
             Field::Mesh => ("mesh", r.mesh.as_deref().is_some_and(|s| !s.is_empty())),
             Field::Tags => ("tags", !r.tags_or_empty().is_empty()),
-            Field::ProxyTypes => (
-                "proxyTypes",
-                r.proxy_types.as_ref().is_some_and(|p| !p.is_empty()),
-            ),
+            Field::ProxyTypes => ("proxyTypes", r.proxy_types.as_ref().is_some_and(|p| !p.is_empty())),
             Field::Namespace => ("namespace", !r.namespace_str().is_empty()),
             Field::Labels => ("labels", !r.labels_or_empty().is_empty()),
             Field::SectionName => ("sectionName", !r.section_name_str().is_empty()),
@@ -148,16 +118,14 @@ impl Checks<'_> {
         for f in fields {
             let (name, set) = self.is_set(*f);
             if set {
-                self.v
-                    .add(self.path.field(name), msg::must_not_be_set_with(self.kind));
+                self.v.add(self.path.field(name), msg::must_not_be_set_with(self.kind));
             }
         }
     }
 
     fn require_name(&mut self) {
         if self.r.name_str().is_empty() {
-            self.v
-                .add(self.path.field("name"), msg::must_be_set_with(self.kind));
+            self.v.add(self.path.field("name"), msg::must_be_set_with(self.kind));
         }
     }
 
@@ -175,17 +143,14 @@ impl Checks<'_> {
 
     fn labels_exclusive(&mut self, message: &str) {
         let r = self.r;
-        if !r.labels_or_empty().is_empty()
-            && (!r.name_str().is_empty() || !r.namespace_str().is_empty())
-        {
+        if !r.labels_or_empty().is_empty() && (!r.name_str().is_empty() || !r.namespace_str().is_empty()) {
             self.v.add(self.path.field("labels"), message);
         }
     }
 
     fn proxy_types(&mut self) {
         if self.r.proxy_types.as_ref().is_some_and(Vec::is_empty) {
-            self.v
-                .add(self.path.field("proxyTypes"), msg::PROXY_TYPES_EMPTY);
+            self.v.add(self.path.field("proxyTypes"), msg::PROXY_TYPES_EMPTY);
         }
     }
 }

@@ -1,0 +1,84 @@
+//! `meshroute inspect rules`: the policy engine's answer for one Dataplane, offline from files.
+
+use std::process::ExitCode;
+
+use crate::inputs::read_inputs;
+use crate::output::{OutputFormat, render};
+
+/// Reads every resource of the inputs; any unreadable input is reported and fails the command.
+pub fn read_resources(paths: &[String]) -> Result<Vec<model::Resource>, String> {
+    let mut resources = Vec::new();
+    let mut problems = Vec::new();
+    for input in read_inputs(paths) {
+        let text = match input.text {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(format!("{}: cannot read: {e}", input.name));
+                continue;
+            }
+        };
+        match model::parse_resources(&text) {
+            Err(e) => problems.push(format!("{}:{}:{}: {}", input.name, e.line, e.column, e.message)),
+            Ok(docs) => {
+                for doc in docs {
+                    match doc {
+                        Ok(parsed) => resources.push(parsed.resource),
+                        Err(e) => {
+                            problems.push(format!("{}:{}:{}: {}: {}", input.name, e.line, e.column, e.path, e.message));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() { Ok(resources) } else { Err(problems.join("\n")) }
+}
+
+/// Splits `MESH/NAME`; a bare name is looked up in every mesh.
+fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(String, String), String> {
+    let (mesh, name) = match wanted.split_once('/') {
+        Some((m, n)) => (Some(m), n),
+        None => (None, wanted),
+    };
+    let mut found: Vec<&model::Resource> = resources
+        .iter()
+        .filter(|r| r.kind() == model::Kind::Dataplane && r.meta.name == name && mesh.is_none_or(|m| r.meta.mesh == m))
+        .collect();
+    found.dedup_by(|a, b| a.meta.mesh == b.meta.mesh);
+    match found.as_slice() {
+        [one] => Ok((one.meta.mesh.clone(), one.meta.name.clone())),
+        [] => Err(format!("no Dataplane {wanted:?} in the given resources")),
+        _ => Err(format!("Dataplane {name:?} exists in several meshes; name it as MESH/{name}")),
+    }
+}
+
+pub fn run_rules(paths: &[String], dataplane: &str, format: OutputFormat, shadow: bool) -> ExitCode {
+    let resources = match read_resources(paths) {
+        Ok(r) => r,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mesh, name) = match find_dataplane(&resources, dataplane) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("meshroute: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let snapshot = policy::MeshSnapshot::build(&mesh, resources);
+    for warning in &snapshot.warnings {
+        eprintln!("meshroute: warning: {warning}");
+    }
+    match policy::plan_proxy_detailed(&snapshot, &name, policy::PlanOptions { include_shadow: shadow }) {
+        Ok(planned) => {
+            print!("{}", render(&policy::inspect::rules_view(&snapshot, &planned), format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meshroute: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! From backendRefs to weighted clusters (spec meshtcproute.md §4.4-§4.5): resolving references relative
+//! to the policy that won, and registering one cluster per distinct backend for the whole proxy.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::common::SERVICE_TAG;
+use model::kind::Kind;
+use model::kri::Kri;
+use model::resource::Resource;
+use model::{BackendRef, Tags, TargetRefKind};
+
+use crate::names::{legacy_destination_name, subset_cluster_name};
+use crate::plan::{ClusterKind, ClusterPlan, Split};
+use crate::rules::{kri_for_name, resource_kind};
+use crate::snapshot::{Endpoint, MeshSnapshot, RealPort, find_port};
+
+/// A backendRef after name resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A port of a real resource: the KRI with its section.
+    Real { kri: Kri, weight: i64 },
+    /// A `kuma.io/service` reference (MeshService by name, MeshServiceSubset), kept as written.
+    Legacy { name: String, tags: Tags, weight: Option<i64> },
+}
+
+/// Spec §4.4: resolves a backendRef; `None` when a real reference names nothing (it is dropped).
+/// `policy` is the impactful policy: names are relative to its mesh, zone and namespace.
+pub fn resolve_backend(snap: &MeshSnapshot, policy: Option<&Resource>, b: &BackendRef) -> Option<Backend> {
+    if !b.is_real_resource_ref() {
+        return Some(Backend::Legacy {
+            name: b.name.clone().unwrap_or_default(),
+            tags: b.tags.clone().unwrap_or_default(),
+            weight: b.weight,
+        });
+    }
+    let kind = resource_kind(&b.kind)?;
+    let mut kri =
+        policy.map(|p| kri_for_name(p, kind, b.name.as_deref().unwrap_or(""), b.namespace.as_deref().unwrap_or("")));
+    if let Some(labels) = b.labels.as_ref().filter(|l| !l.is_empty()) {
+        kri = snap.real_resources_by_labels(kind, labels).next().and_then(|r| r.kri("").parse().ok());
+    }
+    let mut kri = kri.filter(|k| !k.name.is_empty())?;
+    kri.section = match (&b.section_name, b.port) {
+        (Some(s), _) if !s.is_empty() => s.clone(),
+        (_, Some(p)) if p > 0 => p.to_string(),
+        _ => String::new(),
+    };
+    Some(Backend::Real { kri, weight: b.weight.unwrap_or(1) })
+}
+
+/// The clusters of one proxy, shared by all its destinations: one per distinct backend.
+#[derive(Default)]
+pub struct ClusterRegistry {
+    by_key: HashMap<String, String>,
+    clusters: Vec<ClusterPlan>,
+}
+
+impl ClusterRegistry {
+    fn register(&mut self, key: String, make: impl FnOnce() -> ClusterPlan) -> String {
+        if let Some(name) = self.by_key.get(&key) {
+            return name.clone();
+        }
+        let cluster = make();
+        let name = cluster.name.clone();
+        if !self.clusters.iter().any(|c| c.name == name) {
+            self.clusters.push(cluster);
+        }
+        self.by_key.insert(key, name.clone());
+        name
+    }
+
+    /// Registers a cluster under its own name (gateway clusters, named by hash already).
+    pub fn register_named(&mut self, cluster: ClusterPlan) -> String {
+        let key = format!("named/{}", cluster.name);
+        self.register(key, || cluster)
+    }
+
+    /// Clusters sorted by service, then in registration order (spec §4.7).
+    pub fn into_clusters(self) -> Vec<ClusterPlan> {
+        let mut clusters = self.clusters;
+        clusters.sort_by(|a, b| a.service.cmp(&b.service));
+        clusters
+    }
+}
+
+/// What splitting a backend list produced: the splits and why any backend was left out.
+pub struct Splits {
+    pub splits: Vec<Split>,
+    pub warnings: Vec<String>,
+}
+
+/// Spec §4.5, plus one meshroute rule: a backend whose cluster has no ready endpoints is left out of the
+/// split with a warning, so the other backends keep taking all new connections.
+pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut ClusterRegistry) -> Splits {
+    let mut out = Splits { splits: Vec::new(), warnings: Vec::new() };
+    for backend in backends {
+        match backend {
+            Backend::Real { kri, weight } => split_real(snap, kri, *weight, registry, &mut out),
+            Backend::Legacy { name, tags, weight } => split_legacy(snap, name, tags, *weight, registry, &mut out),
+        }
+    }
+    out
+}
+
+fn clamp_weight(weight: i64, what: &str, out: &mut Splits) -> u32 {
+    u32::try_from(weight).unwrap_or_else(|_| {
+        out.warnings.push(format!("backend {what}: weight {weight} is above {}, used {}", u32::MAX, u32::MAX));
+        u32::MAX
+    })
+}
+
+/// The real resource and port a KRI (with section) names.
+pub fn lookup_real<'a>(snap: &'a MeshSnapshot, kri: &Kri) -> Result<(&'a Arc<Resource>, RealPort), String> {
+    let resource = snap
+        .real_resource(&kri.without_section().to_string())
+        .ok_or_else(|| format!("backend {kri}: no such {}", short_kind(&kri.short_name)))?;
+    let port = find_port(resource, &kri.section).ok_or_else(|| format!("backend {kri}: no port {:?}", kri.section))?;
+    Ok((resource, port))
+}
+
+fn short_kind(short: &str) -> &'static str {
+    Kind::ALL.iter().find(|k| k.descriptor().short_name == short).map_or("resource", |k| k.wire_name())
+}
+
+fn split_real(snap: &MeshSnapshot, kri: &Kri, weight: i64, registry: &mut ClusterRegistry, out: &mut Splits) {
+    if weight == 0 {
+        return;
+    }
+    let (resource, port) = match lookup_real(snap, kri) {
+        Ok(found) => found,
+        Err(why) => {
+            out.warnings.push(format!("{why}; left out of the split"));
+            return;
+        }
+    };
+    if !port.protocol.accepted_in_tcp_split() {
+        out.warnings.push(format!(
+            "backend {kri}: protocol {} cannot be split by MeshTCPRoute; left out",
+            port.protocol.as_str()
+        ));
+        return;
+    }
+    let endpoints = snap.real_endpoints(resource, &port);
+    if endpoints.is_empty() {
+        out.warnings.push(format!("backend {kri}: no ready endpoints; left out of the split"));
+        return;
+    }
+    let service = legacy_destination_name(
+        &resource.meta.mesh,
+        resource.display_name(),
+        resource.namespace(),
+        resource.zone(),
+        resource.kind().descriptor().short_name,
+        port.number,
+    );
+    let weight = clamp_weight(weight, &kri.to_string(), out);
+    let cluster = registry.register(kri.to_string(), || {
+        let mut tags = Tags::new();
+        tags.insert(SERVICE_TAG.to_owned(), service.clone());
+        ClusterPlan {
+            name: service.clone(),
+            service: service.clone(),
+            tags,
+            protocol: port.protocol,
+            kind: if resource.kind() == Kind::MeshExternalService {
+                ClusterKind::MeshExternalService
+            } else {
+                ClusterKind::Eds
+            },
+            cross_mesh: None,
+            endpoints: endpoints.to_vec(),
+        }
+    });
+    out.splits.push(Split { cluster, weight });
+}
+
+fn split_legacy(
+    snap: &MeshSnapshot,
+    name: &str,
+    ref_tags: &Tags,
+    weight: Option<i64>,
+    registry: &mut ClusterRegistry,
+    out: &mut Splits,
+) {
+    if weight == Some(0) {
+        return;
+    }
+    let protocol = snap.service_protocol(name);
+    if !protocol.accepted_in_tcp_split() {
+        out.warnings
+            .push(format!("backend {name}: protocol {} cannot be split by MeshTCPRoute; left out", protocol.as_str()));
+        return;
+    }
+    let mut tags = ref_tags.clone();
+    tags.insert(SERVICE_TAG.to_owned(), name.to_owned());
+    let cross_mesh = tags.remove(model::resource::labels::MESH);
+    let subset = describe(name, &tags);
+    let (kind, endpoints) = legacy_cluster_source(snap, name, &tags);
+    if endpoints.is_empty() && cross_mesh.is_none() {
+        out.warnings.push(format!("backend {subset}: no ready endpoints; left out of the split"));
+        return;
+    }
+    let mut cluster_name = subset_cluster_name(name, &tags, &Tags::new());
+    if let Some(mesh) = &cross_mesh {
+        cluster_name = format!("{cluster_name}_{mesh}");
+    }
+    let key = format!(
+        "MeshService/{name}/{}/{}",
+        ref_tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("/"),
+        cross_mesh.as_deref().unwrap_or(&snap.mesh)
+    );
+    let weight = clamp_weight(weight.unwrap_or(1), &subset, out);
+    let cluster = registry.register(key, || ClusterPlan {
+        name: cluster_name,
+        service: name.to_owned(),
+        tags: tags.clone(),
+        protocol,
+        kind,
+        cross_mesh,
+        endpoints,
+    });
+    out.splits.push(Split { cluster, weight });
+}
+
+/// Where a legacy service's endpoints come from: an ExternalService's address, or the mesh's Dataplanes.
+pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) -> (ClusterKind, Vec<Endpoint>) {
+    if let Some(es) = snap.external_service(service)
+        && let model::Spec::ExternalService(spec) = &es.spec
+        && let Some((host, port)) = spec.networking.address.rsplit_once(':')
+        && let Ok(port) = port.parse::<u32>()
+    {
+        let endpoint = Endpoint { address: host.to_owned(), port, weight: 1, tags: spec.tags.clone() };
+        return (ClusterKind::ExternalService { address: host.to_owned(), port }, vec![endpoint]);
+    }
+    (ClusterKind::Eds, snap.legacy_endpoints(service, tags).to_vec())
+}
+
+/// `name` or `name{k=v,…}` for messages.
+pub fn describe(name: &str, tags: &Tags) -> String {
+    let extra: Vec<String> = tags.iter().filter(|(k, _)| *k != SERVICE_TAG).map(|(k, v)| format!("{k}={v}")).collect();
+    if extra.is_empty() { name.to_owned() } else { format!("{name}{{{}}}", extra.join(",")) }
+}
+
+/// The tags a gateway destination selects for a backendRef (spec §4.10 item 2).
+pub fn gateway_destination_tags(snap: &MeshSnapshot, backend: &Backend, b: &BackendRef) -> Option<Tags> {
+    let mut tags = Tags::new();
+    match backend {
+        Backend::Real { kri, .. } => {
+            let (resource, port) = lookup_real(snap, kri).ok()?;
+            let service = legacy_destination_name(
+                &resource.meta.mesh,
+                resource.display_name(),
+                resource.namespace(),
+                resource.zone(),
+                resource.kind().descriptor().short_name,
+                port.number,
+            );
+            tags.insert(SERVICE_TAG.to_owned(), service);
+        }
+        Backend::Legacy { name, .. } => match b.kind {
+            TargetRefKind::Mesh => {
+                tags.insert(SERVICE_TAG.to_owned(), "*".to_owned());
+            }
+            TargetRefKind::MeshSubset => {
+                tags.insert(SERVICE_TAG.to_owned(), "*".to_owned());
+                tags.extend(b.tags.clone().unwrap_or_default());
+            }
+            TargetRefKind::MeshServiceSubset => {
+                tags.insert(SERVICE_TAG.to_owned(), name.clone());
+                tags.extend(b.tags.clone().unwrap_or_default());
+            }
+            _ => {
+                tags.insert(SERVICE_TAG.to_owned(), name.clone());
+            }
+        },
+    }
+    Some(tags)
+}

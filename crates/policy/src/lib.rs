@@ -1,0 +1,163 @@
+//! meshroute's policy engine: for one Dataplane and an immutable snapshot of its mesh, which MeshTCPRoutes
+//! apply and where each of its destinations' traffic goes. Pure and deterministic: no I/O, and the same
+//! input gives the same plan.
+//!
+//! ```text
+//!  resources ─► MeshSnapshot (indexes, endpoints, protocols; shared by every proxy)
+//!                    │
+//!  Dataplane ─► selection (pre-filters, top-level targetRef, priority order)
+//!                    │
+//!                    ├─► rules: legacy (kuma.io/service) + resource (KRI) ToRules, merged
+//!                    ├─► outbounds: per destination, MeshTCPRoute vs MeshHTTPRoute, backendRefs
+//!                    ├─► gateway: TCP/TLS listeners per (address, port, hostname)
+//!                    └─► backends: splits, one cluster per distinct backend, endpoints
+//!                                       │
+//!                                       ▼
+//!                                   ProxyPlan (+ origins, warnings) ─► xds
+//! ```
+
+pub mod backends;
+pub mod gateway;
+pub mod inspect;
+pub mod names;
+pub mod outbounds;
+pub mod plan;
+pub mod protocol;
+pub mod rules;
+pub mod selection;
+pub mod snapshot;
+
+use model::kinds::dataplane::ProxyRole;
+
+use crate::backends::ClusterRegistry;
+use crate::plan::{InboundPlan, PolicyRef, ProxyKind, ProxyPlan};
+use crate::protocol::Protocol;
+use crate::rules::build_to_rules;
+use crate::selection::{Matched, Proxy, match_policies};
+
+pub use snapshot::MeshSnapshot;
+
+/// Choices a caller makes about planning.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// Include policies labelled `kuma.io/effect: shadow` (Kuma's shadow mode).
+    pub include_shadow: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PlanError {
+    NoSuchDataplane(String),
+    NoNetworking(String),
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoSuchDataplane(name) => write!(f, "no Dataplane {name:?} in this mesh"),
+            Self::NoNetworking(name) => write!(f, "Dataplane {name:?} has no networking section"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// Everything computed for one proxy: the plan, and the matched policies and rules inspect shows.
+pub struct Planned<'s> {
+    pub plan: ProxyPlan,
+    pub tcp_matched: Vec<Matched<'s>>,
+    pub tcp_rules: rules::ToRules,
+}
+
+/// Plans the proxy of Dataplane `name`.
+pub fn plan_proxy(snap: &MeshSnapshot, name: &str, options: PlanOptions) -> Result<ProxyPlan, PlanError> {
+    plan_proxy_detailed(snap, name, options).map(|p| p.plan)
+}
+
+/// Plans the proxy of Dataplane `name`, keeping the matched policies and rules for inspection.
+pub fn plan_proxy_detailed<'s>(
+    snap: &'s MeshSnapshot,
+    name: &str,
+    options: PlanOptions,
+) -> Result<Planned<'s>, PlanError> {
+    let dataplane = snap.dataplanes.get(name).ok_or_else(|| PlanError::NoSuchDataplane(name.to_owned()))?;
+    let proxy = Proxy::new(snap, dataplane).ok_or_else(|| PlanError::NoNetworking(name.to_owned()))?;
+    let tcp_matched = match_policies(snap, &snap.tcp_routes, &proxy, options.include_shadow);
+    let http_matched = match_policies(snap, &snap.http_routes, &proxy, options.include_shadow);
+    let tcp_rules = build_to_rules(snap, &tcp_matched.iter().collect::<Vec<_>>());
+    let http_rules = build_to_rules(snap, &http_matched.iter().collect::<Vec<_>>());
+
+    let mut warnings = Vec::new();
+    let mut registry = ClusterRegistry::default();
+    let gateway_selected = tcp_matched.iter().any(|m| !m.selection.listeners.is_empty());
+    // Spec §5.2: with TrafficRoutes in the mesh, MeshTCPRoute acts only when it has a legacy rule or a
+    // gateway rule for this proxy; otherwise the legacy generator keeps the outbounds.
+    let traffic_route_owns = snap.has_traffic_routes && tcp_rules.legacy.is_empty() && !gateway_selected;
+    if traffic_route_owns && !proxy.networking.outbound.is_empty() {
+        warnings.push(
+            "the mesh has TrafficRoutes and no MeshTCPRoute legacy rule applies to this proxy: its outbounds follow TrafficRoute".to_owned(),
+        );
+    }
+    let outbounds = outbounds::OutboundPlanner {
+        snap,
+        rules: outbounds::RouteRules { tcp: &tcp_rules, http: &http_rules },
+        traffic_route_owns,
+        registry: &mut registry,
+        warnings: &mut warnings,
+    }
+    .plan_all(&proxy);
+    let gateway = gateway::plan_gateway(snap, &proxy, &tcp_matched, &mut registry, &mut warnings);
+    if proxy.role == ProxyRole::BuiltinGateway && proxy.gateway.is_none() {
+        warnings.push("no MeshGateway selects this builtin gateway".to_owned());
+    }
+
+    let plan = ProxyPlan {
+        mesh: snap.mesh.clone(),
+        dataplane: dataplane.meta.name.clone(),
+        proxy_type: match proxy.role {
+            ProxyRole::Sidecar => ProxyKind::Sidecar,
+            ProxyRole::BuiltinGateway => ProxyKind::BuiltinGateway,
+            ProxyRole::DelegatedGateway => ProxyKind::DelegatedGateway,
+        },
+        policies: tcp_matched.iter().map(policy_ref).collect(),
+        inbounds: plan_inbounds(&proxy),
+        outbounds,
+        gateway,
+        clusters: registry.into_clusters(),
+        warnings,
+    };
+    Ok(Planned { plan, tcp_matched, tcp_rules })
+}
+
+fn policy_ref(m: &Matched<'_>) -> PolicyRef {
+    PolicyRef {
+        kind: m.policy.resource.kind().wire_name().to_owned(),
+        name: m.policy.resource.meta.name.clone(),
+        kri: m.policy.kri.clone(),
+        role: m.policy.role.as_str().to_owned(),
+        target_ref_kind: m.policy.top.kind.as_str().to_owned(),
+    }
+}
+
+fn plan_inbounds(proxy: &Proxy<'_>) -> Vec<InboundPlan> {
+    let net = proxy.networking;
+    net.inbound
+        .iter()
+        .map(|i| {
+            let address = i.address.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| net.address.clone());
+            InboundPlan {
+                name: names::inbound_listener_name(&address, i.port),
+                address,
+                port: i.port,
+                service_address: i
+                    .service_address
+                    .clone()
+                    .filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| "127.0.0.1".to_owned()),
+                service_port: i.service_port.filter(|p| *p != 0).unwrap_or(i.port),
+                service: i.tags.get(model::common::SERVICE_TAG).cloned().unwrap_or_default(),
+                protocol: i.tags.get(model::common::PROTOCOL_TAG).map_or(Protocol::Tcp, |p| Protocol::parse(p)),
+                tags: i.tags.clone(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,182 @@
+//! The ProxyPlan: everything Envoy configuration needs for one proxy, decided here and only here.
+
+use serde::Serialize;
+
+use model::{BackendRef, Tags};
+
+use crate::protocol::Protocol;
+use crate::snapshot::Endpoint;
+
+/// The routing plan of one proxy.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyPlan {
+    pub mesh: String,
+    pub dataplane: String,
+    pub proxy_type: ProxyKind,
+    /// The MeshTCPRoutes that apply, in priority order (the last wins ties).
+    pub policies: Vec<PolicyRef>,
+    pub inbounds: Vec<InboundPlan>,
+    pub outbounds: Vec<OutboundPlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayPlan>,
+    /// Every cluster the plan sends to, once each, ordered by service then registration.
+    pub clusters: Vec<ClusterPlan>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProxyKind {
+    Sidecar,
+    BuiltinGateway,
+    DelegatedGateway,
+}
+
+/// A matched policy, as inspect shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub kri: String,
+    pub role: String,
+    pub target_ref_kind: String,
+}
+
+/// An inbound: the proxy's address:port in front of the application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundPlan {
+    pub name: String,
+    pub address: String,
+    pub port: u32,
+    pub service_address: String,
+    pub service_port: u32,
+    pub service: String,
+    pub protocol: Protocol,
+    pub tags: Tags,
+}
+
+/// Who produces the listener of a destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Owner {
+    /// A `tcp_proxy` listener with this plan's splits.
+    #[serde(rename = "MeshTCPRoute")]
+    MeshTcpRoute,
+    /// An HTTP destination MeshHTTPRoute owns (spec §5.1).
+    #[serde(rename = "MeshHTTPRoute")]
+    MeshHttpRoute,
+    /// The mesh has TrafficRoutes and no MeshTCPRoute legacy rule applies here (spec §5.2).
+    #[serde(rename = "TrafficRoute")]
+    TrafficRoute,
+    /// Every backendRef was unresolvable: no listener (spec §8 item 13).
+    #[serde(rename = "None")]
+    Nobody,
+}
+
+/// One outbound destination of the proxy and where its traffic goes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundPlan {
+    /// The listener name, `outbound:<address>:<port>`.
+    pub name: String,
+    pub address: String,
+    pub port: u32,
+    /// The destination's service name: the `kuma.io/service` value, or the legacy destination name of a
+    /// real resource port.
+    pub service: String,
+    /// The outbound KRI (with section) of a real-resource destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kri: Option<String>,
+    /// `io.kuma.tags` listener metadata.
+    pub tags: Tags,
+    pub protocol: Protocol,
+    pub stat_prefix: String,
+    pub owner: Owner,
+    /// The MeshTCPRoute rule applied, if any; without one the destination routes to itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<AppliedRoute>,
+    /// MeshHTTPRoutes that claim this destination.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_routes: Vec<String>,
+    /// Where connections go, in backendRef order; one split is a plain redirect.
+    pub splits: Vec<Split>,
+}
+
+/// The merged MeshTCPRoute rule of a destination.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedRoute {
+    /// The contributing policy KRIs in merge order; the last one's backendRefs won.
+    pub origins: Vec<String>,
+    /// The merged conf, as written (after schema defaulting).
+    pub backend_refs: Vec<BackendRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Split {
+    pub cluster: String,
+    pub weight: u32,
+}
+
+/// How a cluster finds its endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum ClusterKind {
+    /// Mesh-internal: endpoints over EDS.
+    Eds,
+    /// A legacy ExternalService reached directly: STATIC or STRICT_DNS with inline endpoints.
+    ExternalService { address: String, port: u32 },
+    /// A MeshExternalService: through the zone egress.
+    MeshExternalService,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterPlan {
+    pub name: String,
+    pub service: String,
+    /// The tags that select its endpoints (`kuma.io/service` plus subset tags).
+    pub tags: Tags,
+    pub protocol: Protocol,
+    pub kind: ClusterKind,
+    /// A legacy backend in another mesh (`kuma.io/mesh` tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_mesh: Option<String>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// The builtin gateway's TCP and TLS listeners that MeshTCPRoute drives.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayPlan {
+    pub gateway: String,
+    pub listeners: Vec<GatewayListenerPlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayListenerPlan {
+    /// `<gateway>:<TCP|TLS>:<port>`.
+    pub name: String,
+    pub address: String,
+    pub port: u32,
+    pub protocol: String,
+    pub stat_prefix: String,
+    /// In hostname order: exact before wildcard, more labels first, then by name.
+    pub hosts: Vec<GatewayHostPlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayHostPlan {
+    pub hostname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_mode: Option<String>,
+    /// One entry per legacy rule at this (address, port, hostname), named by its origin policies.
+    pub routes: Vec<String>,
+    /// The clusters of this hostname, sorted by name.
+    pub splits: Vec<Split>,
+}
