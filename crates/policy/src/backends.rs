@@ -1,7 +1,7 @@
 //! From backendRefs to weighted clusters (spec meshtcproute.md §4.4-§4.5): resolving references relative
 //! to the policy that won, and registering one cluster per distinct backend for the whole proxy.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use model::common::SERVICE_TAG;
@@ -52,37 +52,31 @@ pub fn resolve_backend(snap: &MeshSnapshot, policy: Option<&Resource>, b: &Backe
 /// The clusters of one proxy, shared by all its destinations: one per distinct backend.
 #[derive(Default)]
 pub struct ClusterRegistry {
-    by_key: HashMap<String, String>,
-    clusters: Vec<ClusterPlan>,
+    names: HashSet<String>,
+    clusters: Vec<Arc<ClusterPlan>>,
 }
 
 impl ClusterRegistry {
-    fn register(&mut self, key: String, make: impl FnOnce() -> ClusterPlan) -> String {
-        if let Some(name) = self.by_key.get(&key) {
-            return name.clone();
-        }
-        let cluster = make();
+    /// Adds a cluster unless one of that name is there already; returns its name.
+    pub fn add(&mut self, cluster: Arc<ClusterPlan>) -> String {
         let name = cluster.name.clone();
-        if !self.clusters.iter().any(|c| c.name == name) {
+        if self.names.insert(name.clone()) {
             self.clusters.push(cluster);
         }
-        self.by_key.insert(key, name.clone());
         name
     }
 
-    /// Registers a cluster under its own name (gateway clusters, named by hash already).
-    pub fn register_named(&mut self, cluster: ClusterPlan) -> String {
-        let key = format!("named/{}", cluster.name);
-        self.register(key, || cluster)
-    }
-
     /// Clusters sorted by service, then in registration order (spec §4.7).
-    pub fn into_clusters(self) -> Vec<ClusterPlan> {
+    pub fn into_clusters(self) -> Vec<Arc<ClusterPlan>> {
         let mut clusters = self.clusters;
         clusters.sort_by(|a, b| a.service.cmp(&b.service));
         clusters
     }
 }
+
+/// The cluster a backend becomes, or why it is left out of splits. It depends only on the snapshot and
+/// the backend, so the snapshot computes it once and every proxy shares it.
+pub type ClusterOutcome = Result<Arc<ClusterPlan>, String>;
 
 /// What splitting a backend list produced: the splits and why any backend was left out.
 pub struct Splits {
@@ -95,9 +89,27 @@ pub struct Splits {
 pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut ClusterRegistry) -> Splits {
     let mut out = Splits { splits: Vec::new(), warnings: Vec::new() };
     for backend in backends {
-        match backend {
-            Backend::Real { kri, weight } => split_real(snap, kri, *weight, registry, &mut out),
-            Backend::Legacy { name, tags, weight } => split_legacy(snap, name, tags, *weight, registry, &mut out),
+        let (weight, outcome) = match backend {
+            Backend::Real { kri, weight } => {
+                if *weight == 0 {
+                    continue;
+                }
+                (*weight, snap.cluster(&format!("real|{kri}"), || real_cluster(snap, kri)))
+            }
+            Backend::Legacy { name, tags, weight } => {
+                if *weight == Some(0) {
+                    continue;
+                }
+                let key = format!("legacy|{name}|{tags:?}");
+                (weight.unwrap_or(1), snap.cluster(&key, || legacy_cluster(snap, name, tags)))
+            }
+        };
+        match outcome {
+            Ok(cluster) => {
+                let weight = clamp_weight(weight, &cluster.name, &mut out);
+                out.splits.push(Split { cluster: registry.add(cluster), weight });
+            }
+            Err(why) => out.warnings.push(why),
         }
     }
     out
@@ -123,28 +135,18 @@ fn short_kind(short: &str) -> &'static str {
     Kind::ALL.iter().find(|k| k.descriptor().short_name == short).map_or("resource", |k| k.wire_name())
 }
 
-fn split_real(snap: &MeshSnapshot, kri: &Kri, weight: i64, registry: &mut ClusterRegistry, out: &mut Splits) {
-    if weight == 0 {
-        return;
-    }
-    let (resource, port) = match lookup_real(snap, kri) {
-        Ok(found) => found,
-        Err(why) => {
-            out.warnings.push(format!("{why}; left out of the split"));
-            return;
-        }
-    };
+/// A real-resource backend's cluster, named after the port's legacy destination name.
+fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
+    let (resource, port) = lookup_real(snap, kri).map_err(|why| format!("{why}; left out of the split"))?;
     if !port.protocol.accepted_in_tcp_split() {
-        out.warnings.push(format!(
+        return Err(format!(
             "backend {kri}: protocol {} cannot be split by MeshTCPRoute; left out",
             port.protocol.as_str()
         ));
-        return;
     }
     let endpoints = snap.real_endpoints(resource, &port);
     if endpoints.is_empty() {
-        out.warnings.push(format!("backend {kri}: no ready endpoints; left out of the split"));
-        return;
+        return Err(format!("backend {kri}: no ready endpoints; left out of the split"));
     }
     let service = legacy_destination_name(
         &resource.meta.mesh,
@@ -154,86 +156,63 @@ fn split_real(snap: &MeshSnapshot, kri: &Kri, weight: i64, registry: &mut Cluste
         resource.kind().descriptor().short_name,
         port.number,
     );
-    let weight = clamp_weight(weight, &kri.to_string(), out);
-    let cluster = registry.register(kri.to_string(), || {
-        let mut tags = Tags::new();
-        tags.insert(SERVICE_TAG.to_owned(), service.clone());
-        ClusterPlan {
-            name: service.clone(),
-            service: service.clone(),
-            tags,
-            protocol: port.protocol,
-            kind: if resource.kind() == Kind::MeshExternalService {
-                ClusterKind::MeshExternalService
-            } else {
-                ClusterKind::Eds
-            },
-            cross_mesh: None,
-            endpoints: endpoints.to_vec(),
-        }
-    });
-    out.splits.push(Split { cluster, weight });
+    let mut tags = Tags::new();
+    tags.insert(SERVICE_TAG.to_owned(), service.clone());
+    let kind =
+        if resource.kind() == Kind::MeshExternalService { ClusterKind::MeshExternalService } else { ClusterKind::Eds };
+    Ok(Arc::new(ClusterPlan {
+        name: service.clone(),
+        service,
+        tags,
+        protocol: port.protocol,
+        kind,
+        cross_mesh: None,
+        endpoints,
+    }))
 }
 
-fn split_legacy(
-    snap: &MeshSnapshot,
-    name: &str,
-    ref_tags: &Tags,
-    weight: Option<i64>,
-    registry: &mut ClusterRegistry,
-    out: &mut Splits,
-) {
-    if weight == Some(0) {
-        return;
-    }
+/// A legacy backend's cluster: the service, or a subset of it named with the tag hash.
+fn legacy_cluster(snap: &MeshSnapshot, name: &str, ref_tags: &Tags) -> ClusterOutcome {
     let protocol = snap.service_protocol(name);
     if !protocol.accepted_in_tcp_split() {
-        out.warnings
-            .push(format!("backend {name}: protocol {} cannot be split by MeshTCPRoute; left out", protocol.as_str()));
-        return;
+        return Err(format!(
+            "backend {name}: protocol {} cannot be split by MeshTCPRoute; left out",
+            protocol.as_str()
+        ));
     }
     let mut tags = ref_tags.clone();
     tags.insert(SERVICE_TAG.to_owned(), name.to_owned());
     let cross_mesh = tags.remove(model::resource::labels::MESH);
-    let subset = describe(name, &tags);
     let (kind, endpoints) = legacy_cluster_source(snap, name, &tags);
     if endpoints.is_empty() && cross_mesh.is_none() {
-        out.warnings.push(format!("backend {subset}: no ready endpoints; left out of the split"));
-        return;
+        return Err(format!("backend {}: no ready endpoints; left out of the split", describe(name, &tags)));
     }
     let mut cluster_name = subset_cluster_name(name, &tags, &Tags::new());
     if let Some(mesh) = &cross_mesh {
         cluster_name = format!("{cluster_name}_{mesh}");
     }
-    let key = format!(
-        "MeshService/{name}/{}/{}",
-        ref_tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("/"),
-        cross_mesh.as_deref().unwrap_or(&snap.mesh)
-    );
-    let weight = clamp_weight(weight.unwrap_or(1), &subset, out);
-    let cluster = registry.register(key, || ClusterPlan {
+    Ok(Arc::new(ClusterPlan {
         name: cluster_name,
         service: name.to_owned(),
-        tags: tags.clone(),
+        tags,
         protocol,
         kind,
         cross_mesh,
         endpoints,
-    });
-    out.splits.push(Split { cluster, weight });
+    }))
 }
 
 /// Where a legacy service's endpoints come from: an ExternalService's address, or the mesh's Dataplanes.
-pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) -> (ClusterKind, Vec<Endpoint>) {
+pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) -> (ClusterKind, Arc<Vec<Endpoint>>) {
     if let Some(es) = snap.external_service(service)
         && let model::Spec::ExternalService(spec) = &es.spec
         && let Some((host, port)) = spec.networking.address.rsplit_once(':')
         && let Ok(port) = port.parse::<u32>()
     {
         let endpoint = Endpoint { address: host.to_owned(), port, weight: 1, tags: spec.tags.clone() };
-        return (ClusterKind::ExternalService { address: host.to_owned(), port }, vec![endpoint]);
+        return (ClusterKind::ExternalService { address: host.to_owned(), port }, Arc::new(vec![endpoint]));
     }
-    (ClusterKind::Eds, snap.legacy_endpoints(service, tags).to_vec())
+    (ClusterKind::Eds, snap.legacy_endpoints(service, tags))
 }
 
 /// `name` or `name{k=v,…}` for messages.

@@ -86,7 +86,7 @@ fn plan_host(
         names.sort_unstable();
         routes.push(names.join("_"));
         let policy = &snap.tcp_routes[rule.impactful.policy].resource;
-        for b in &rule.backend_refs {
+        for b in rule.backend_refs.iter() {
             let Some(backend) = resolve_backend(snap, Some(policy), b) else {
                 warnings.push(format!("{where_}: backendRef {} names no resource; dropped", b.kind));
                 continue;
@@ -103,9 +103,7 @@ fn plan_host(
             let name = subset_cluster_name(&service, &tags, &listener.merged_tags);
             let (kind, endpoints, protocol) = match &backend {
                 crate::backends::Backend::Real { kri, .. } => match lookup_real(snap, kri) {
-                    Ok((resource, port)) => {
-                        (ClusterKind::Eds, snap.real_endpoints(resource, &port).to_vec(), port.protocol)
-                    }
+                    Ok((resource, port)) => (ClusterKind::Eds, snap.real_endpoints(resource, &port), port.protocol),
                     Err(_) => continue,
                 },
                 crate::backends::Backend::Legacy { .. } => {
@@ -117,7 +115,7 @@ fn plan_host(
                 warnings.push(format!("{where_}: backend {name}: no ready endpoints; left out of the split"));
                 continue;
             }
-            let cluster = registry.register_named(ClusterPlan {
+            let cluster = registry.add(std::sync::Arc::new(ClusterPlan {
                 name,
                 service,
                 tags,
@@ -125,7 +123,7 @@ fn plan_host(
                 kind,
                 cross_mesh: None,
                 endpoints,
-            });
+            }));
             let weight = u32::try_from(b.effective_weight()).unwrap_or(u32::MAX);
             if weight > 0 {
                 splits.push(Split { cluster, weight });

@@ -30,7 +30,7 @@ pub mod snapshot;
 use model::kinds::dataplane::ProxyRole;
 
 use crate::backends::ClusterRegistry;
-use crate::plan::{InboundPlan, PolicyRef, ProxyKind, ProxyPlan};
+use crate::plan::{InboundPlan, ProxyKind, ProxyPlan};
 use crate::protocol::Protocol;
 use crate::rules::build_to_rules;
 use crate::selection::{Matched, Proxy, match_policies};
@@ -118,7 +118,7 @@ pub fn plan_proxy_detailed<'s>(
             ProxyRole::BuiltinGateway => ProxyKind::BuiltinGateway,
             ProxyRole::DelegatedGateway => ProxyKind::DelegatedGateway,
         },
-        policies: tcp_matched.iter().map(policy_ref).collect(),
+        policies: tcp_matched.iter().map(|m| m.policy.policy_ref.clone()).collect(),
         inbounds: plan_inbounds(&proxy),
         outbounds,
         gateway,
@@ -126,16 +126,6 @@ pub fn plan_proxy_detailed<'s>(
         warnings,
     };
     Ok(Planned { plan, tcp_matched, tcp_rules })
-}
-
-fn policy_ref(m: &Matched<'_>) -> PolicyRef {
-    PolicyRef {
-        kind: m.policy.resource.kind().wire_name().to_owned(),
-        name: m.policy.resource.meta.name.clone(),
-        kri: m.policy.kri.clone(),
-        role: m.policy.role.as_str().to_owned(),
-        target_ref_kind: m.policy.top.kind.as_str().to_owned(),
-    }
 }
 
 fn plan_inbounds(proxy: &Proxy<'_>) -> Vec<InboundPlan> {

@@ -216,7 +216,7 @@ fn resolve_or_warn(
 /// The merged conf of one policy type for a destination (spec §4.3): a resource rule for a real
 /// destination overrides the legacy rule.
 pub struct DestinationConf {
-    pub backend_refs: Vec<BackendRef>,
+    pub backend_refs: crate::snapshot::BackendRefs,
     /// Policy indexes in merge order.
     pub origins: Vec<usize>,
     pub impactful: Origin,

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use model::{BackendRef, Tags};
+use std::sync::Arc;
+
+use model::Tags;
 
 use crate::protocol::Protocol;
 use crate::snapshot::Endpoint;
@@ -20,8 +22,9 @@ pub struct ProxyPlan {
     pub outbounds: Vec<OutboundPlan>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayPlan>,
-    /// Every cluster the plan sends to, once each, ordered by service then registration.
-    pub clusters: Vec<ClusterPlan>,
+    /// Every cluster the plan sends to, once each, ordered by service then registration. Shared with the
+    /// snapshot: a backend's cluster is the same for every proxy.
+    pub clusters: Vec<Arc<ClusterPlan>>,
     pub warnings: Vec<String>,
 }
 
@@ -38,11 +41,11 @@ pub enum ProxyKind {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRef {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub name: String,
-    pub kri: String,
-    pub role: String,
-    pub target_ref_kind: String,
+    pub kind: Arc<str>,
+    pub name: Arc<str>,
+    pub kri: Arc<str>,
+    pub role: Arc<str>,
+    pub target_ref_kind: Arc<str>,
 }
 
 /// An inbound: the proxy's address:port in front of the application.
@@ -112,7 +115,7 @@ pub struct AppliedRoute {
     /// The contributing policy KRIs in merge order; the last one's backendRefs won.
     pub origins: Vec<String>,
     /// The merged conf, as written (after schema defaulting).
-    pub backend_refs: Vec<BackendRef>,
+    pub backend_refs: crate::snapshot::BackendRefs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -145,7 +148,8 @@ pub struct ClusterPlan {
     /// A legacy backend in another mesh (`kuma.io/mesh` tag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_mesh: Option<String>,
-    pub endpoints: Vec<Endpoint>,
+    /// Shared with the snapshot's endpoint cache.
+    pub endpoints: Arc<Vec<Endpoint>>,
 }
 
 /// The builtin gateway's TCP and TLS listeners that MeshTCPRoute drives.

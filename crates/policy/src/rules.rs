@@ -6,17 +6,17 @@
 //! last contributor's backendRefs: that is what is kept here, with the contributors as origins.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use model::common::SERVICE_TAG;
 use model::kind::Kind;
 use model::kri::Kri;
 use model::resource::{Resource, labels};
-use model::{BackendRef, Tags, TargetRef, TargetRefKind};
+use model::{Tags, TargetRef, TargetRefKind};
 
 use crate::selection::{Matched, compare_dataplane_refs};
-use crate::snapshot::{MeshSnapshot, RoutePolicy, real_ports};
+use crate::snapshot::{BackendRefs, MeshSnapshot, RoutePolicy, SubsetId, real_ports};
 
 /// One contribution: a policy (index in the snapshot's list) and its to-item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,8 +28,8 @@ pub struct Origin {
 /// A legacy rule: a tag subset, the merged conf and the distinct policies behind it in merge order.
 #[derive(Clone, Debug)]
 pub struct LegacyRule {
-    pub subset: Tags,
-    pub backend_refs: Vec<BackendRef>,
+    pub subset: Arc<Tags>,
+    pub backend_refs: BackendRefs,
     pub origins: Vec<usize>,
     /// The contribution whose conf won (its policy resolves the backendRef names).
     pub impactful: Origin,
@@ -40,7 +40,7 @@ pub struct LegacyRule {
 pub struct ResourceRule {
     pub resource: Arc<Resource>,
     pub section: String,
-    pub backend_refs: Vec<BackendRef>,
+    pub backend_refs: BackendRefs,
     /// Distinct (policy, to-index) contributions in merge order; the last one won.
     pub origins: Vec<Origin>,
 }
@@ -49,14 +49,19 @@ pub struct ResourceRule {
 #[derive(Clone, Debug, Default)]
 pub struct ToRules {
     pub legacy: Vec<LegacyRule>,
+    /// Index into `legacy` of the rule each service finds; the empty subset under [`ANY_SERVICE`].
+    legacy_by_service: HashMap<String, usize>,
     /// Keyed by `resource KRI without section` + `|` + section; the Mesh as `mesh:<name>|`.
     pub resource: BTreeMap<String, ResourceRule>,
 }
 
 impl ToRules {
     /// The legacy rule for a service (spec §3.5 item 5): the first whose subset the service satisfies.
+    /// Rules are sorted by subset size, so that is the `{kuma.io/service: <service>}` rule, else the
+    /// empty-subset rule.
     pub fn legacy_for(&self, service: &str) -> Option<&LegacyRule> {
-        self.legacy.iter().find(|r| r.subset.iter().all(|(k, v)| k == SERVICE_TAG && v == service))
+        let index = self.legacy_by_service.get(service).or(self.legacy_by_service.get(ANY_SERVICE))?;
+        self.legacy.get(*index)
     }
 
     /// `Compute(outboundKRI)` (spec §3.6 item 6): exact, then without section, then the Mesh.
@@ -75,11 +80,28 @@ fn mesh_key(mesh: &str) -> String {
 
 /// Builds legacy and resource rules from matched policies in priority order.
 pub fn build_to_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> ToRules {
-    ToRules { legacy: build_legacy_rules(matched), resource: build_resource_rules(snap, matched) }
+    let legacy = build_legacy_rules(snap, matched);
+    let mut legacy_by_service = HashMap::new();
+    for (i, rule) in legacy.iter().enumerate() {
+        let key = match rule.subset.len() {
+            0 => ANY_SERVICE,
+            1 => match rule.subset.get(SERVICE_TAG) {
+                Some(service) => service.as_str(),
+                None => continue,
+            },
+            // More tags than kuma.io/service never match a lone service element.
+            _ => continue,
+        };
+        legacy_by_service.entry(key.to_owned()).or_insert(i);
+    }
+    ToRules { legacy, legacy_by_service, resource: build_resource_rules(snap, matched) }
 }
 
+/// The key of the empty-subset legacy rule (a character no service name has).
+const ANY_SERVICE: &str = "\u{0}";
+
 /// The tag subset of a legacy to-item (spec §3.5 item 3), or None for kinds that give no legacy rule.
-fn legacy_subset(target: &TargetRef) -> Option<Tags> {
+pub(crate) fn legacy_subset(target: &TargetRef) -> Option<Tags> {
     let mut subset = Tags::new();
     match target.kind {
         TargetRefKind::Mesh => {}
@@ -96,47 +118,60 @@ fn legacy_subset(target: &TargetRef) -> Option<Tags> {
     Some(subset)
 }
 
-fn build_legacy_rules(matched: &[&Matched<'_>]) -> Vec<LegacyRule> {
-    struct Item<'a> {
-        origin: Origin,
-        subset: Tags,
-        backend_refs: &'a [BackendRef],
-    }
-    let mut items = Vec::new();
-    for m in matched {
-        for (to_index, to) in m.policy.to.iter().enumerate() {
-            if let Some(subset) = legacy_subset(&to.target) {
-                items.push(Item {
-                    origin: Origin { policy: m.index, to_index },
-                    subset,
-                    backend_refs: &to.backend_refs,
-                });
+/// The distinct values of `items` in first-seen order.
+fn distinct_in_order<T: Copy + Eq + std::hash::Hash>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    let mut seen: HashSet<T> = HashSet::new();
+    for x in items {
+        // Short lists (the usual case) are searched in place; past 16 values a set takes over.
+        let new = if out.len() < 16 {
+            !out.contains(&x)
+        } else {
+            if seen.is_empty() {
+                seen.extend(out.iter().copied());
             }
+            seen.insert(x)
+        };
+        if new {
+            out.push(x);
         }
     }
-    let mut subsets: Vec<&Tags> = Vec::new();
-    for item in &items {
-        if !subsets.contains(&&item.subset) {
-            subsets.push(&item.subset);
+    out
+}
+
+fn build_legacy_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> Vec<LegacyRule> {
+    struct Item<'a> {
+        order: usize,
+        origin: Origin,
+        backend_refs: &'a BackendRefs,
+    }
+    // Items grouped by their (interned) subset, each group in merge order; subsets in first-seen order.
+    let mut groups: HashMap<SubsetId, Vec<Item<'_>>> = HashMap::new();
+    let mut subsets: Vec<SubsetId> = Vec::new();
+    let mut order = 0usize;
+    for m in matched {
+        for (to_index, to) in m.policy.to.iter().enumerate() {
+            let Some(subset) = to.subset else { continue };
+            let group = groups.entry(subset).or_default();
+            if group.is_empty() {
+                subsets.push(subset);
+            }
+            group.push(Item { order, origin: Origin { policy: m.index, to_index }, backend_refs: &to.backend_refs });
+            order += 1;
         }
     }
     let mut rules: Vec<LegacyRule> = subsets
-        .into_iter()
+        .iter()
         .filter_map(|ss| {
-            // An item is relevant when its subset, as a selector, matches the rule's subset.
-            let relevant: Vec<&Item<'_>> =
-                items.iter().filter(|i| i.subset.iter().all(|(k, v)| ss.get(k) == Some(v))).collect();
+            // The relevant items are those whose subset, as a selector, matches `ss`.
+            let mut relevant: Vec<&Item<'_>> =
+                snap.sub_selectors[*ss].iter().flat_map(|t| groups.get(t).into_iter().flatten()).collect();
+            relevant.sort_by_key(|i| i.order);
             let last = relevant.last()?;
-            let mut origins = Vec::new();
-            for i in &relevant {
-                if !origins.contains(&i.origin.policy) {
-                    origins.push(i.origin.policy);
-                }
-            }
             Some(LegacyRule {
-                subset: ss.clone(),
-                backend_refs: last.backend_refs.to_vec(),
-                origins,
+                subset: snap.subsets[*ss].clone(),
+                backend_refs: last.backend_refs.clone(),
+                origins: distinct_in_order(relevant.iter().map(|i| i.origin.policy)),
                 impactful: Origin { policy: last.origin.policy, to_index: 0 },
             })
         })
@@ -145,9 +180,33 @@ fn build_legacy_rules(matched: &[&Matched<'_>]) -> Vec<LegacyRule> {
     rules
 }
 
+/// The interned subsets that `ss` contains (as selectors they match it): all 2^n sub-maps for a small
+/// `ss`, otherwise a scan of the interned ones.
+pub(crate) fn contained_subsets(ss: &Tags, interned: &HashMap<Tags, SubsetId>) -> Vec<SubsetId> {
+    if ss.len() > 8 {
+        return interned
+            .iter()
+            .filter(|(t, _)| t.iter().all(|(k, v)| ss.get(k) == Some(v)))
+            .map(|(_, id)| *id)
+            .collect();
+    }
+    let pairs: Vec<(&String, &String)> = ss.iter().collect();
+    (0..1u32 << pairs.len())
+        .filter_map(|mask| {
+            let sub: Tags = pairs
+                .iter()
+                .enumerate()
+                .filter(|(bit, _)| mask & (1 << bit) != 0)
+                .map(|(_, (k, v))| ((*k).clone(), (*v).clone()))
+                .collect();
+            interned.get(&sub).copied()
+        })
+        .collect()
+}
+
 /// What a to-item resolved to: a real resource and section, or the whole Mesh.
 #[derive(Clone, Debug)]
-enum Resolved {
+pub(crate) enum Resolved {
     Mesh,
     Resource { resource: Arc<Resource>, section: String },
 }
@@ -157,48 +216,63 @@ fn build_resource_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> BTreeM
         origin: Origin,
         policy: &'a RoutePolicy,
         target: &'a TargetRef,
-        backend_refs: &'a [BackendRef],
-        resolved: Vec<Resolved>,
+        backend_refs: &'a BackendRefs,
+        resolved: &'a [Resolved],
     }
     let mut entries: Vec<Entry<'_>> = Vec::new();
     for m in matched.iter().filter(|m| m.policy.top.kind != TargetRefKind::MeshHttpRoute) {
         for (to_index, to) in m.policy.to.iter().enumerate() {
+            let resolved = &to.resolved;
+            if resolved.is_empty() {
+                continue;
+            }
             entries.push(Entry {
                 origin: Origin { policy: m.index, to_index },
                 policy: m.policy,
                 target: &to.target,
                 backend_refs: &to.backend_refs,
-                resolved: resolve_target(snap, m.policy, &to.target),
+                resolved,
             });
         }
     }
     entries.sort_by(|a, b| compare_entries(a.policy, a.target, b.policy, b.target));
 
+    // Entries by the resource they resolved to (Mesh entries apart: they are relevant to everything).
     let mut identifiers: BTreeMap<String, Resolved> = BTreeMap::new();
-    for e in &entries {
-        for r in &e.resolved {
+    let mut by_resource: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut mesh_entries: Vec<usize> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        for r in e.resolved {
             identifiers.entry(resolved_key(snap, r)).or_insert_with(|| r.clone());
+            match r {
+                Resolved::Mesh => mesh_entries.push(i),
+                Resolved::Resource { resource, .. } => by_resource.entry(resource.kri("")).or_default().push(i),
+            }
         }
     }
     let mut rules = BTreeMap::new();
     for (key, u) in identifiers {
-        let relevant: Vec<&Entry<'_>> =
-            entries.iter().filter(|e| e.resolved.iter().any(|r| relevant_to(r, &u))).collect();
+        let mut candidates: Vec<usize> = mesh_entries.clone();
+        if let Resolved::Resource { resource, .. } = &u {
+            candidates.extend(by_resource.get(&resource.kri("")).into_iter().flatten());
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let relevant: Vec<&Entry<'_>> = candidates
+            .into_iter()
+            .map(|i| &entries[i])
+            .filter(|e| e.resolved.iter().any(|r| relevant_to(r, &u)))
+            .collect();
         let Some(last) = relevant.last() else {
             continue;
         };
-        let mut origins: Vec<Origin> = Vec::new();
-        for e in &relevant {
-            if !origins.contains(&e.origin) {
-                origins.push(e.origin);
-            }
-        }
         let (resource, section) = match &u {
             Resolved::Resource { resource, section } => (resource.clone(), section.clone()),
             // The Mesh identifier needs a resource to show; the policy's own resource stands in.
             Resolved::Mesh => (last.policy.resource.clone(), String::new()),
         };
-        rules.insert(key, ResourceRule { resource, section, backend_refs: last.backend_refs.to_vec(), origins });
+        let origins = distinct_in_order(relevant.iter().map(|e| e.origin));
+        rules.insert(key, ResourceRule { resource, section, backend_refs: last.backend_refs.clone(), origins });
     }
     rules
 }
@@ -275,7 +349,7 @@ fn parse_backward_compatible(name: &str) -> Option<(String, String, u32)> {
 }
 
 /// Spec §3.6 item 3: the resources (and sections) a to-item's targetRef names.
-fn resolve_target(snap: &MeshSnapshot, policy: &RoutePolicy, target: &TargetRef) -> Vec<Resolved> {
+pub(crate) fn resolve_target(snap: &MeshSnapshot, policy: &Resource, target: &TargetRef) -> Vec<Resolved> {
     if target.kind == TargetRefKind::Mesh {
         return vec![Resolved::Mesh];
     }
@@ -296,7 +370,7 @@ fn resolve_target(snap: &MeshSnapshot, policy: &RoutePolicy, target: &TargetRef)
         port = (p > 0).then_some(p);
         snap.real_resources_by_labels(kind, &wanted).cloned().collect()
     } else {
-        let kri = kri_for_name(&policy.resource, kind, target.name_str(), target.namespace_str());
+        let kri = kri_for_name(policy, kind, target.name_str(), target.namespace_str());
         snap.real_resource(&kri.to_string()).cloned().into_iter().collect()
     };
     candidates

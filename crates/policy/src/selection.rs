@@ -162,7 +162,7 @@ pub fn match_policies<'s>(
             selection.applies().then_some(Matched { index, policy, selection })
         })
         .collect();
-    matched.sort_by(|a, b| compare_policies(a.policy, b.policy));
+    matched.sort_by_key(|m| m.policy.rank);
     matched
 }
 
@@ -194,28 +194,18 @@ fn passes_namespace_filter(p: &RoutePolicy, proxy: &Proxy<'_>) -> bool {
 /// Spec §3.3: what the top-level targetRef selects.
 fn select(snap: &MeshSnapshot, p: &RoutePolicy, proxy: &Proxy<'_>) -> Selection {
     let top = &p.top;
-    let service_selector = |extra: Option<&Tags>| {
-        let mut s = Tags::new();
-        s.insert(model::common::SERVICE_TAG.to_owned(), top.name_str().to_owned());
-        if let Some(extra) = extra {
-            s.extend(extra.clone());
-        }
-        s
-    };
     match &top.kind {
         TargetRefKind::Mesh | TargetRefKind::MeshSubset => {
             let allowed = top.proxy_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&proxy.proxy_type()));
             if !allowed {
                 return Selection::default();
             }
-            let selector = if top.kind == TargetRefKind::Mesh { Tags::new() } else { top.tags_or_empty().clone() };
-            select_by_tags(&selector, proxy)
+            select_by_tags(&p.selector, proxy)
         }
-        TargetRefKind::MeshService => select_by_tags(&service_selector(None), proxy),
-        TargetRefKind::MeshServiceSubset => select_by_tags(&service_selector(top.tags.as_ref()), proxy),
+        TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset => select_by_tags(&p.selector, proxy),
         TargetRefKind::MeshGateway => match &proxy.gateway {
             Some((gw, _)) if gw.meta.mesh == snap.mesh && gw.display_name() == top.name_str() => {
-                let mut s = select_by_tags(top.tags_or_empty(), proxy);
+                let mut s = select_by_tags(&p.selector, proxy);
                 s.inbounds = 0;
                 s.delegated = false;
                 s

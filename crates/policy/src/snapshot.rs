@@ -13,7 +13,10 @@ use model::resource::{Resource, labels};
 use model::validate::{PolicyRole, policy_role};
 use model::{BackendRef, Tags, TargetRef, TargetRefKind};
 
+use crate::backends::ClusterOutcome;
+use crate::plan::PolicyRef;
 use crate::protocol::{Protocol, fold_protocols};
+use crate::rules::Resolved;
 
 /// One address a cluster can send to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -37,6 +40,14 @@ pub struct RoutePolicy {
     pub shadow: bool,
     /// The policy's KRI (no section).
     pub kri: String,
+    /// The tag selector of tag-selecting top-level kinds (Mesh, MeshSubset, MeshService,
+    /// MeshServiceSubset), made once instead of per proxy.
+    pub selector: Tags,
+    /// How plans and inspect list this policy.
+    pub policy_ref: PolicyRef,
+    /// Its place in the priority order (spec §3.4) among all policies of its type: the order does not
+    /// depend on the proxy, so it is computed once.
+    pub(crate) rank: usize,
 }
 
 /// One to-item and what it contributes to merging (spec §1.6). For MeshHTTPRoute only the presence of a
@@ -44,8 +55,18 @@ pub struct RoutePolicy {
 #[derive(Debug)]
 pub struct RouteTo {
     pub target: TargetRef,
-    pub backend_refs: Vec<BackendRef>,
+    pub backend_refs: BackendRefs,
+    /// The interned legacy tag subset of the target (spec §3.5), if it has one.
+    pub(crate) subset: Option<SubsetId>,
+    /// What the target names among real resources (spec §3.6 item 3). Depends only on the snapshot.
+    pub(crate) resolved: Vec<Resolved>,
 }
+
+/// An interned legacy tag subset.
+pub(crate) type SubsetId = usize;
+
+/// A backendRef list shared between the snapshot, rules and plans without copying.
+pub type BackendRefs = Arc<[BackendRef]>;
 
 impl RoutePolicy {
     pub fn display_name(&self) -> &str {
@@ -87,7 +108,11 @@ pub struct MeshSnapshot {
     external_services: BTreeMap<String, Vec<Arc<Resource>>>,
     service_endpoints: HashMap<String, Vec<Endpoint>>,
     service_protocols: HashMap<String, Protocol>,
+    /// Interned legacy subsets and, for each, the interned subsets it contains (itself included).
+    pub(crate) subsets: Vec<Arc<Tags>>,
+    pub(crate) sub_selectors: Vec<Vec<SubsetId>>,
     endpoint_cache: Mutex<HashMap<String, Arc<Vec<Endpoint>>>>,
+    cluster_cache: Mutex<HashMap<String, ClusterOutcome>>,
 }
 
 impl MeshSnapshot {
@@ -104,11 +129,14 @@ impl MeshSnapshot {
             http_routes: Vec::new(),
             warnings: Vec::new(),
             real_by_kri: HashMap::new(),
+            subsets: Vec::new(),
+            sub_selectors: Vec::new(),
             real_by_kind: HashMap::new(),
             external_services: BTreeMap::new(),
             service_endpoints: HashMap::new(),
             service_protocols: HashMap::new(),
             endpoint_cache: Mutex::new(HashMap::new()),
+            cluster_cache: Mutex::new(HashMap::new()),
         };
         let mut protocols: HashMap<String, Vec<Protocol>> = HashMap::new();
         for resource in resources {
@@ -146,6 +174,9 @@ impl MeshSnapshot {
         for endpoints in snap.service_endpoints.values_mut() {
             endpoints.sort();
         }
+        snap.precompute_targets();
+        rank_policies(&mut snap.tcp_routes);
+        rank_policies(&mut snap.http_routes);
         snap
     }
 
@@ -196,7 +227,9 @@ impl MeshSnapshot {
                     .flatten()
                     .map(|t| RouteTo {
                         target: t.target_ref.clone(),
-                        backend_refs: t.effective_rule().conf.backend_refs.unwrap_or_default(),
+                        backend_refs: t.effective_rule().conf.backend_refs.unwrap_or_default().into(),
+                        subset: None,
+                        resolved: Vec::new(),
                     })
                     .collect();
                 if let Some(p) = route_policy(&resource, spec.target_ref.as_ref(), to) {
@@ -208,13 +241,45 @@ impl MeshSnapshot {
                     .to
                     .iter()
                     .flatten()
-                    .map(|t| RouteTo { target: t.target_ref.clone(), backend_refs: Vec::new() })
+                    .map(|t| RouteTo {
+                        target: t.target_ref.clone(),
+                        backend_refs: Arc::from([]),
+                        subset: None,
+                        resolved: Vec::new(),
+                    })
                     .collect();
                 if let Some(p) = route_policy(&resource, spec.target_ref.as_ref(), to) {
                     self.http_routes.push(p);
                 }
             }
         }
+    }
+
+    /// Resolves every to-item's target once: its legacy subset (interned) and the real resources it names.
+    fn precompute_targets(&mut self) {
+        let mut interned: HashMap<Tags, SubsetId> = HashMap::new();
+        let mut resolved: Vec<Vec<Vec<Resolved>>> = Vec::new();
+        for policy in self.tcp_routes.iter().chain(self.http_routes.iter()) {
+            resolved.push(
+                policy.to.iter().map(|t| crate::rules::resolve_target(self, &policy.resource, &t.target)).collect(),
+            );
+        }
+        let policies = self.tcp_routes.iter_mut().chain(self.http_routes.iter_mut());
+        for (policy, resolved) in policies.zip(resolved) {
+            for (to, resolved) in policy.to.iter_mut().zip(resolved) {
+                to.resolved = resolved;
+                to.subset = crate::rules::legacy_subset(&to.target).map(|subset| {
+                    let next = interned.len();
+                    *interned.entry(subset).or_insert(next)
+                });
+            }
+        }
+        let mut subsets = vec![Tags::new(); interned.len()];
+        for (tags, id) in &interned {
+            subsets[*id] = tags.clone();
+        }
+        self.sub_selectors = subsets.iter().map(|ss| crate::rules::contained_subsets(ss, &interned)).collect();
+        self.subsets = subsets.into_iter().map(Arc::new).collect();
     }
 
     /// The mesh-wide protocol of a legacy service (unknown when nothing declares it).
@@ -314,6 +379,16 @@ impl MeshSnapshot {
         out
     }
 
+    /// The cluster a backend becomes, computed once per snapshot (see [`ClusterOutcome`]).
+    pub fn cluster(&self, key: &str, compute: impl FnOnce() -> ClusterOutcome) -> ClusterOutcome {
+        if let Some(hit) = self.cluster_cache.lock().unwrap_or_else(PoisonError::into_inner).get(key) {
+            return hit.clone();
+        }
+        let value = compute();
+        self.cluster_cache.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_owned(), value.clone());
+        value
+    }
+
     fn cached(&self, key: String, compute: impl FnOnce() -> Vec<Endpoint>) -> Arc<Vec<Endpoint>> {
         if let Some(hit) = self.endpoint_cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
             return hit.clone();
@@ -324,6 +399,15 @@ impl MeshSnapshot {
     }
 }
 
+/// Ranks policies by the priority comparator once per snapshot.
+fn rank_policies(policies: &mut [RoutePolicy]) {
+    let mut order: Vec<usize> = (0..policies.len()).collect();
+    order.sort_by(|a, b| crate::selection::compare_policies(&policies[*a], &policies[*b]));
+    for (rank, index) in order.into_iter().enumerate() {
+        policies[index].rank = rank;
+    }
+}
+
 fn route_policy(resource: &Arc<Resource>, top: Option<&TargetRef>, to: Vec<RouteTo>) -> Option<RoutePolicy> {
     let role = policy_role(resource).ok()?;
     let origin_rank = match resource.origin() {
@@ -331,14 +415,35 @@ fn route_policy(resource: &Arc<Resource>, top: Option<&TargetRef>, to: Vec<Route
         Some("zone") => 3,
         _ => 2,
     };
+    let top = top.cloned().unwrap_or_else(|| TargetRef::of_kind(TargetRefKind::Mesh));
+    let mut selector = Tags::new();
+    match top.kind {
+        TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset => {
+            selector.insert(SERVICE_TAG.to_owned(), top.name_str().to_owned());
+            selector.extend(top.tags_or_empty().clone());
+        }
+        TargetRefKind::MeshSubset | TargetRefKind::MeshGateway => selector.extend(top.tags_or_empty().clone()),
+        _ => {}
+    }
+    let kri = resource.kri("");
+    let policy_ref = PolicyRef {
+        kind: resource.kind().wire_name().into(),
+        name: resource.meta.name.as_str().into(),
+        kri: kri.as_str().into(),
+        role: role.as_str().into(),
+        target_ref_kind: top.kind.as_str().into(),
+    };
     Some(RoutePolicy {
         resource: resource.clone(),
-        top: top.cloned().unwrap_or_else(|| TargetRef::of_kind(TargetRefKind::Mesh)),
+        top,
         to,
         role,
         origin_rank,
         shadow: resource.label(labels::EFFECT) == Some("shadow"),
-        kri: resource.kri(""),
+        kri,
+        selector,
+        policy_ref,
+        rank: 0,
     })
 }
 
