@@ -35,7 +35,7 @@ pub fn read_resources(paths: &[String]) -> Result<Vec<model::Resource>, String> 
 }
 
 /// Splits `MESH/NAME`; a bare name is looked up in every mesh.
-fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(String, String), String> {
+pub fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(String, String), String> {
     let (mesh, name) = match wanted.split_once('/') {
         Some((m, n)) => (Some(m), n),
         None => (None, wanted),

@@ -10,6 +10,7 @@
 mod inputs;
 mod inspect_cmd;
 mod output;
+mod render_cmd;
 mod validate_cmd;
 
 use std::process::ExitCode;
@@ -33,6 +34,20 @@ enum Command {
     },
     /// Print the JSON Schema of a resource kind (e.g. MeshTCPRoute, meshtcproute, mtcpr).
     Schema { kind: String },
+    /// Print the Envoy resources meshroute sends a Dataplane, offline from resource files:
+    /// `{"listeners": [...], "clusters": [...], "endpoints": [...]}` in Envoy's canonical JSON.
+    Render {
+        #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
+        paths: Vec<String>,
+        /// The Dataplane, as NAME or MESH/NAME.
+        #[arg(long)]
+        dataplane: String,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+        output: output::OutputFormat,
+        /// The Envoy build has contrib extensions (emit the kafka_broker filter for kafka destinations).
+        #[arg(long)]
+        envoy_contrib: bool,
+    },
     /// Explain what applies to a proxy, offline from resource files.
     Inspect {
         #[command(subcommand)]
@@ -64,6 +79,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { paths } => validate_cmd::run(&paths),
         Command::Schema { kind } => print_schema(&kind),
+        Command::Render { paths, dataplane, output, envoy_contrib } => {
+            render_cmd::run(&paths, &dataplane, output, envoy_contrib)
+        }
         Command::Inspect { what: InspectCommand::Rules { paths, dataplane, output, shadow } } => {
             inspect_cmd::run_rules(&paths, &dataplane, output, shadow)
         }

@@ -167,6 +167,7 @@ fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
         protocol: port.protocol,
         kind,
         cross_mesh: None,
+        gateway: false,
         endpoints,
     }))
 }
@@ -198,6 +199,7 @@ fn legacy_cluster(snap: &MeshSnapshot, name: &str, ref_tags: &Tags) -> ClusterOu
         protocol,
         kind,
         cross_mesh,
+        gateway: false,
         endpoints,
     }))
 }

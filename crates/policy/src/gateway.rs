@@ -122,6 +122,7 @@ fn plan_host(
                 protocol: if protocol == Protocol::Unknown { Protocol::Tcp } else { protocol },
                 kind,
                 cross_mesh: None,
+                gateway: true,
                 endpoints,
             }));
             let weight = u32::try_from(b.effective_weight()).unwrap_or(u32::MAX);

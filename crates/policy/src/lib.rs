@@ -113,6 +113,7 @@ pub fn plan_proxy_detailed<'s>(
     let plan = ProxyPlan {
         mesh: snap.mesh.clone(),
         dataplane: dataplane.meta.name.clone(),
+        mtls: snap.mesh_spec.mtls_enabled(),
         proxy_type: match proxy.role {
             ProxyRole::Sidecar => ProxyKind::Sidecar,
             ProxyRole::BuiltinGateway => ProxyKind::BuiltinGateway,

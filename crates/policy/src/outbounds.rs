@@ -59,6 +59,7 @@ impl OutboundPlanner<'_> {
         let mut plan = outbound_shell(self.snap, address, port, destination);
         if self.traffic_route_owns {
             plan.owner = Owner::TrafficRoute;
+            self.route_to_itself(&mut plan, destination);
             return plan;
         }
         let kri = destination.kri();
@@ -70,6 +71,14 @@ impl OutboundPlanner<'_> {
             }
             if tcp.is_none() || !plan.http_routes.is_empty() {
                 plan.owner = Owner::MeshHttpRoute;
+                if !plan.http_routes.is_empty() {
+                    self.warnings.push(format!(
+                        "{}: MeshHTTPRoute {} targets this destination; MeshHTTPRoute routing is not implemented yet, so it routes to itself",
+                        plan.name,
+                        plan.http_routes.join(", ")
+                    ));
+                }
+                self.route_to_itself(&mut plan, destination);
                 return plan;
             }
         }
@@ -87,6 +96,13 @@ impl OutboundPlanner<'_> {
         self.warnings.extend(splits.warnings.into_iter().map(|w| format!("{}: {w}", plan.name)));
         plan.splits = splits.splits;
         plan
+    }
+
+    /// The default route of a destination another owner keeps: to itself.
+    fn route_to_itself(&mut self, plan: &mut OutboundPlan, destination: &Destination) {
+        let splits = make_splits(self.snap, &[destination.default_backend()], self.registry);
+        self.warnings.extend(splits.warnings.into_iter().map(|w| format!("{}: {w}", plan.name)));
+        plan.splits = splits.splits;
     }
 
     /// Records the applied rule and resolves its backendRefs relative to the policy that won.

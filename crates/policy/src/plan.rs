@@ -16,6 +16,9 @@ pub struct ProxyPlan {
     pub mesh: String,
     pub dataplane: String,
     pub proxy_type: ProxyKind,
+    /// The mesh has mTLS enabled.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mtls: bool,
     /// The MeshTCPRoutes that apply, in priority order (the last wins ties).
     pub policies: Vec<PolicyRef>,
     pub inbounds: Vec<InboundPlan>,
@@ -104,7 +107,8 @@ pub struct OutboundPlan {
     /// MeshHTTPRoutes that claim this destination.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_routes: Vec<String>,
-    /// Where connections go, in backendRef order; one split is a plain redirect.
+    /// Where connections go, in backendRef order; one split is a plain redirect. For a destination
+    /// MeshHTTPRoute or TrafficRoute owns, the default route to itself.
     pub splits: Vec<Split>,
 }
 
@@ -148,6 +152,9 @@ pub struct ClusterPlan {
     /// A legacy backend in another mesh (`kuma.io/mesh` tag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_mesh: Option<String>,
+    /// A builtin gateway's cluster (Kuma gives these their own connection settings).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gateway: bool,
     /// Shared with the snapshot's endpoint cache.
     pub endpoints: Arc<Vec<Endpoint>>,
 }

@@ -1,0 +1,51 @@
+//! `meshroute render`: the Envoy resources of one Dataplane, offline from resource files.
+
+use std::process::ExitCode;
+
+use crate::inspect_cmd::{find_dataplane, read_resources};
+use crate::output::{OutputFormat, render};
+
+pub fn run(paths: &[String], dataplane: &str, format: OutputFormat, envoy_contrib: bool) -> ExitCode {
+    let resources = match read_resources(paths) {
+        Ok(r) => r,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mesh, name) = match find_dataplane(&resources, dataplane) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("meshroute: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let snapshot = policy::MeshSnapshot::build(&mesh, resources);
+    let plan = match policy::plan_proxy(&snapshot, &name, policy::PlanOptions::default()) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("meshroute: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let set = match xds::generate(&plan, xds::GenerateOptions { kafka_filter: envoy_contrib }) {
+        Ok(set) => set,
+        Err(e) => {
+            eprintln!("meshroute: cannot generate Envoy resources: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for warning in snapshot.warnings.iter().chain(&plan.warnings).chain(&set.warnings) {
+        eprintln!("meshroute: warning: {warning}");
+    }
+    match set.to_json() {
+        Ok(json) => {
+            print!("{}", render(&json, format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meshroute: cannot render: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
