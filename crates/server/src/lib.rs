@@ -1,0 +1,54 @@
+//! meshroute's control plane process parts: the shared state, the ADS server (SotW and Delta) that
+//! programs Envoy, the declarative resource folder, and the Envoy bootstrap of `meshroute proxy`.
+//!
+//! ```text
+//!  resources folder ──(poll, parse; a bad file keeps the last good set)──► ControlPlane
+//!  Envoy ──ADS (gRPC, node <mesh>.<name>, Dataplane in node metadata)──►   │ generation watch
+//!        ◄── per stream: plan ─► generate ─► send changed types, CDS → EDS → LDS (LDS first on removal)
+//! ```
+
+pub mod ads;
+pub mod bootstrap;
+pub mod control;
+pub mod delta;
+pub mod envoy;
+pub mod files;
+pub mod sotw;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ResourceSet};
+
+pub use control::ControlPlane;
+
+/// The order to push types after a change: clusters, endpoints, listeners when adding, so a listener
+/// never names a cluster Envoy lacks; listeners first when clusters go away, so none still names them.
+pub fn push_order(previous: Option<&ResourceSet>, current: &ResourceSet) -> [&'static str; 3] {
+    let removes_clusters =
+        previous.is_some_and(|p| p.clusters.iter().any(|old| !current.clusters.iter().any(|c| c.name == old.name)));
+    if removes_clusters {
+        [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE]
+    } else {
+        [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE]
+    }
+}
+
+pub(crate) fn short_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serves ADS on `listener` until `shutdown` completes.
+pub async fn serve_ads(
+    control: Arc<ControlPlane>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .add_service(ads::Ads::service(control))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await
+}
