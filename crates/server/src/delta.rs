@@ -31,6 +31,9 @@ struct TypeState {
 pub struct DeltaSession {
     types: HashMap<String, TypeState>,
     next_nonce: u64,
+    /// The push order of the last change. While a type waits for Envoy's answer, the types after it
+    /// wait too, so the order holds.
+    order: Option<[&'static str; 3]>,
 }
 
 impl DeltaSession {
@@ -79,12 +82,31 @@ impl DeltaSession {
             state.names.remove(name);
             state.known.remove(name);
         }
-        let response = self.response_for(&req.type_url, current);
-        (response.into_iter().collect(), verdict)
+        let mut out: Vec<DeltaDiscoveryResponse> = Vec::new();
+        if !self.order.is_some_and(|o| o.contains(&req.type_url.as_str())) {
+            out.extend(self.response_for(&req.type_url, current));
+        }
+        out.extend(self.flush(current));
+        (out, verdict)
     }
 
     pub fn on_change(&mut self, previous: Option<&ResourceSet>, current: &ResourceSet) -> Vec<DeltaDiscoveryResponse> {
-        push_order(previous, current).into_iter().filter_map(|t| self.response_for(t, current)).collect()
+        self.order = Some(push_order(previous, current));
+        self.flush(current)
+    }
+
+    /// Sends the types of the pending change in order, stopping at one still waiting for Envoy.
+    fn flush(&mut self, current: &ResourceSet) -> Vec<DeltaDiscoveryResponse> {
+        let Some(order) = self.order else { return Vec::new() };
+        let mut out = Vec::new();
+        for type_url in order {
+            if self.types.get(type_url).is_some_and(|t| !t.pending.is_empty() || !t.pending_removed.is_empty()) {
+                return out;
+            }
+            out.extend(self.response_for(type_url, current));
+        }
+        self.order = None;
+        out
     }
 
     fn response_for(&mut self, type_url: &str, current: &ResourceSet) -> Option<DeltaDiscoveryResponse> {

@@ -1,0 +1,277 @@
+//! The ADS protocol with a scripted xDS client over a real gRPC connection: initial fetch, ACK, NACK,
+//! update, removal order, reconnect, and the same for Delta.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use envoy_types::pb::google::protobuf::{Struct, Value, value};
+use envoy_types::pb::google::rpc::Status as RpcStatus;
+use server::ControlPlane;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE};
+
+const MESH: &str = r"
+type: Mesh
+name: default
+---
+type: Dataplane
+mesh: default
+name: blue-1
+networking:
+  address: 127.0.0.1
+  inbound: [{port: 7001, tags: {kuma.io/service: blue, kuma.io/protocol: tcp}}]
+---
+type: Dataplane
+mesh: default
+name: green-1
+networking:
+  address: 127.0.0.1
+  inbound: [{port: 7002, tags: {kuma.io/service: green, kuma.io/protocol: tcp}}]
+";
+
+const CLIENT: &str = r#"{"type":"Dataplane","mesh":"default","name":"client-1","networking":{"address":"127.0.0.1","inbound":[{"port":7100,"servicePort":7101,"tags":{"kuma.io/service":"client"}}],"outbound":[{"port":7200,"tags":{"kuma.io/service":"blue"}}]}}"#;
+
+fn route(blue: u32, green: u32) -> String {
+    format!(
+        "---\ntype: MeshTCPRoute\nname: split\nmesh: default\nspec:\n  to:\n  - targetRef: {{kind: MeshService, name: blue}}\n    rules: [{{default: {{backendRefs: [{{kind: MeshService, name: blue, weight: {blue}}}, {{kind: MeshService, name: green, weight: {green}}}]}}}}]\n"
+    )
+}
+
+fn resources(text: &str) -> Vec<model::Resource> {
+    model::parse_resources(text).expect("yaml").into_iter().map(|d| d.expect("valid").resource).collect()
+}
+
+async fn start(text: &str) -> (Arc<ControlPlane>, String) {
+    let control = ControlPlane::new();
+    control.replace_resources(resources(text));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(server::serve_ads(control.clone(), listener, std::future::pending()));
+    (control, address)
+}
+
+fn node() -> Node {
+    Node {
+        id: "default.client-1".into(),
+        metadata: Some(Struct {
+            fields: [("dataplane.resource".to_owned(), Value { kind: Some(value::Kind::StringValue(CLIENT.into())) })]
+                .into_iter()
+                .collect(),
+        }),
+        ..Node::default()
+    }
+}
+
+struct Sotw {
+    tx: mpsc::Sender<DiscoveryRequest>,
+    rx: tonic::Streaming<DiscoveryResponse>,
+}
+
+impl Sotw {
+    async fn open(address: &str) -> Self {
+        let mut client = AggregatedDiscoveryServiceClient::connect(address.to_owned()).await.expect("connect");
+        let (tx, rx) = mpsc::channel(16);
+        let rx = client.stream_aggregated_resources(ReceiverStream::new(rx)).await.expect("stream").into_inner();
+        Self { tx, rx }
+    }
+
+    async fn send(&self, req: DiscoveryRequest) {
+        self.tx.send(req).await.expect("send");
+    }
+
+    async fn request(&self, type_url: &str, names: &[&str], version: &str, nonce: &str, with_node: bool) {
+        self.send(DiscoveryRequest {
+            node: with_node.then(node),
+            type_url: type_url.into(),
+            resource_names: names.iter().map(|s| (*s).to_owned()).collect(),
+            version_info: version.into(),
+            response_nonce: nonce.into(),
+            ..DiscoveryRequest::default()
+        })
+        .await;
+    }
+
+    async fn ack(&self, r: &DiscoveryResponse, names: &[&str]) {
+        self.request(&r.type_url, names, &r.version_info, &r.nonce, false).await;
+    }
+
+    async fn next(&mut self) -> DiscoveryResponse {
+        tokio::time::timeout(Duration::from_secs(5), self.rx.message())
+            .await
+            .expect("a response within 5 s")
+            .expect("stream ok")
+            .expect("stream open")
+    }
+
+    /// Nothing arrives for a while.
+    async fn quiet(&mut self) -> bool {
+        tokio::time::timeout(Duration::from_millis(700), self.rx.message()).await.is_err()
+    }
+}
+
+fn names(r: &DiscoveryResponse) -> usize {
+    r.resources.len()
+}
+
+#[tokio::test]
+async fn sotw_fetch_ack_update_nack_and_reconnect() {
+    let (control, address) = start(&format!("{MESH}{}", route(90, 10))).await;
+    let mut s = Sotw::open(&address).await;
+    s.request(CLUSTER_TYPE, &[], "", "", true).await;
+    let cds = s.next().await;
+    assert_eq!(cds.type_url, CLUSTER_TYPE);
+    assert_eq!(names(&cds), 3, "blue, green and the inbound's local cluster");
+    s.ack(&cds, &[]).await;
+    s.request(ENDPOINT_TYPE, &["blue", "green"], "", "", false).await;
+    let eds = s.next().await;
+    assert_eq!(names(&eds), 2);
+    s.ack(&eds, &["blue", "green"]).await;
+    s.request(LISTENER_TYPE, &[], "", "", false).await;
+    let lds = s.next().await;
+    assert_eq!(names(&lds), 2, "inbound and outbound listeners");
+    s.ack(&lds, &[]).await;
+    assert!(s.quiet().await, "nothing more after the ACKs");
+    let status = control.status("default.client-1").expect("status");
+    assert!(status.connected);
+    assert_eq!(status.acked.get(LISTENER_TYPE), Some(&lds.version_info));
+
+    // A weight change touches only the listener.
+    control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
+    let update = s.next().await;
+    assert_eq!(update.type_url, LISTENER_TYPE, "only LDS changes");
+    assert_ne!(update.version_info, lds.version_info);
+    // Envoy rejects it: the error is kept and the version is never sent again.
+    s.send(DiscoveryRequest {
+        type_url: LISTENER_TYPE.into(),
+        version_info: lds.version_info.clone(),
+        response_nonce: update.nonce.clone(),
+        error_detail: Some(RpcStatus { code: 3, message: "invalid listener (test)".into(), ..RpcStatus::default() }),
+        ..DiscoveryRequest::default()
+    })
+    .await;
+    assert!(s.quiet().await, "a rejected version is not re-sent");
+    let nack = control.status("default.client-1").and_then(|st| st.last_nack).expect("NACK kept");
+    assert_eq!((nack.version.as_str(), nack.error.as_str()), (update.version_info.as_str(), "invalid listener (test)"));
+    assert_eq!(control.status("default.client-1").and_then(|st| st.acked.get(LISTENER_TYPE).cloned()), Some(lds.version_info.clone()));
+    // Unchanged resources push nothing.
+    control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
+    assert!(s.quiet().await);
+    // A new config is sent.
+    control.replace_resources(resources(&format!("{MESH}{}", route(20, 80))));
+    let newer = s.next().await;
+    assert_eq!(newer.type_url, LISTENER_TYPE);
+    s.ack(&newer, &[]).await;
+
+    // Removing green: listeners go first, so no listener names a cluster Envoy no longer has.
+    control.replace_resources(resources(&format!("{MESH}{}", route(100, 0))));
+    let first = s.next().await;
+    let second = s.next().await;
+    assert_eq!((first.type_url.as_str(), second.type_url.as_str()), (LISTENER_TYPE, CLUSTER_TYPE));
+    s.ack(&first, &[]).await;
+    s.ack(&second, &[]).await;
+    let current_lds = first.version_info.clone();
+    let current_cds = second.version_info.clone();
+    drop(s);
+
+    // A reconnecting Envoy that has the current config receives nothing new.
+    let mut again = Sotw::open(&address).await;
+    again.request(CLUSTER_TYPE, &[], &current_cds, "", true).await;
+    again.request(LISTENER_TYPE, &[], &current_lds, "", false).await;
+    assert!(again.quiet().await, "reconnect with current versions gets nothing");
+}
+
+struct Delta {
+    tx: mpsc::Sender<DeltaDiscoveryRequest>,
+    rx: tonic::Streaming<DeltaDiscoveryResponse>,
+}
+
+impl Delta {
+    async fn open(address: &str) -> Self {
+        let mut client = AggregatedDiscoveryServiceClient::connect(address.to_owned()).await.expect("connect");
+        let (tx, rx) = mpsc::channel(16);
+        let rx = client.delta_aggregated_resources(ReceiverStream::new(rx)).await.expect("stream").into_inner();
+        Self { tx, rx }
+    }
+
+    async fn send(&self, req: DeltaDiscoveryRequest) {
+        self.tx.send(req).await.expect("send");
+    }
+
+    async fn ack(&self, r: &DeltaDiscoveryResponse) {
+        self.send(DeltaDiscoveryRequest { type_url: r.type_url.clone(), response_nonce: r.nonce.clone(), ..Default::default() })
+            .await;
+    }
+
+    async fn next(&mut self) -> DeltaDiscoveryResponse {
+        tokio::time::timeout(Duration::from_secs(5), self.rx.message())
+            .await
+            .expect("a response within 5 s")
+            .expect("stream ok")
+            .expect("stream open")
+    }
+
+    async fn quiet(&mut self) -> bool {
+        tokio::time::timeout(Duration::from_millis(700), self.rx.message()).await.is_err()
+    }
+}
+
+#[tokio::test]
+async fn delta_sends_only_changes_and_nothing_on_reconnect() {
+    let (control, address) = start(&format!("{MESH}{}", route(90, 10))).await;
+    let mut d = Delta::open(&address).await;
+    d.send(DeltaDiscoveryRequest { node: Some(node()), type_url: CLUSTER_TYPE.into(), ..Default::default() }).await;
+    let cds = d.next().await;
+    assert_eq!(cds.resources.len(), 3);
+    d.ack(&cds).await;
+    d.send(DeltaDiscoveryRequest { type_url: LISTENER_TYPE.into(), ..Default::default() }).await;
+    let lds = d.next().await;
+    assert_eq!(lds.resources.len(), 2);
+    d.ack(&lds).await;
+    assert!(d.quiet().await);
+
+    control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
+    let update = d.next().await;
+    assert_eq!(update.type_url, LISTENER_TYPE);
+    assert_eq!(update.resources.len(), 1, "only the outbound listener changed");
+    assert_eq!(update.resources[0].name, "outbound:127.0.0.1:7200");
+    d.ack(&update).await;
+
+    control.replace_resources(resources(&format!("{MESH}{}", route(100, 0))));
+    let lds_first = d.next().await;
+    let cds_removal = d.next().await;
+    assert_eq!(lds_first.type_url, LISTENER_TYPE);
+    assert_eq!(cds_removal.removed_resources, vec!["green".to_owned()]);
+    d.ack(&lds_first).await;
+    d.ack(&cds_removal).await;
+    let known = |r: &DeltaDiscoveryResponse| r.resources.iter().map(|x| (x.name.clone(), x.version.clone())).collect::<Vec<_>>();
+    let listener_versions = known(&lds_first);
+    drop(d);
+
+    // Reconnect with what Envoy holds: nothing new.
+    let set = control.resources_for("default", "client-1", xds::GenerateOptions::default()).expect("resources").0;
+    let versions = |list: &[xds::Resource]| list.iter().map(|r| (r.name.clone(), r.version.clone())).collect();
+    let mut again = Delta::open(&address).await;
+    again
+        .send(DeltaDiscoveryRequest {
+            node: Some(node()),
+            type_url: CLUSTER_TYPE.into(),
+            initial_resource_versions: versions(&set.clusters),
+            ..Default::default()
+        })
+        .await;
+    again
+        .send(DeltaDiscoveryRequest {
+            type_url: LISTENER_TYPE.into(),
+            initial_resource_versions: versions(&set.listeners),
+            ..Default::default()
+        })
+        .await;
+    assert!(again.quiet().await, "reconnect with current versions gets nothing");
+    assert!(listener_versions.iter().all(|(n, v)| set.listeners.iter().any(|r| &r.name == n && &r.version == v)));
+}
