@@ -134,7 +134,7 @@ fn main() -> ExitCode {
             delta,
             envoy_contrib,
             envoy_log_level,
-        } => proxy_cmd::run(proxy_cmd::ProxyArgs {
+        } => proxy_cmd::run(&proxy_cmd::ProxyArgs {
             cp_address,
             dataplane_file,
             envoy_binary,

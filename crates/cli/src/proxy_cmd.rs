@@ -37,7 +37,7 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub fn run(args: ProxyArgs) -> ExitCode {
+pub fn run(args: &ProxyArgs) -> ExitCode {
     let (cp_host, cp_port) = match parse_cp_address(&args.cp_address) {
         Ok(a) => a,
         Err(e) => return fail(&e),
@@ -100,7 +100,7 @@ pub fn run(args: ProxyArgs) -> ExitCode {
         "meshroute: starting Envoy for {}/{} (admin 127.0.0.1:{admin_port}, control plane {cp_host}:{cp_port})",
         dataplane.meta.mesh, dataplane.meta.name
     );
-    let code = supervise(&envoy, &config_path, &args);
+    let code = supervise(&envoy, &config_path, args);
     let _ = std::fs::remove_dir_all(&work_dir);
     code
 }

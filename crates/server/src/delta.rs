@@ -49,22 +49,19 @@ impl DeltaSession {
                 return (Vec::new(), None);
             }
             let version = current.type_version(&req.type_url);
-            match &req.error_detail {
-                Some(status) => {
-                    let pending = std::mem::take(&mut state.pending);
-                    state.rejected.extend(pending);
-                    state.pending_removed.clear();
-                    verdict =
-                        Some(Verdict::Nack { type_url: req.type_url.clone(), version, error: status.message.clone() });
+            if let Some(status) = &req.error_detail {
+                let pending = std::mem::take(&mut state.pending);
+                state.rejected.extend(pending);
+                state.pending_removed.clear();
+                verdict =
+                    Some(Verdict::Nack { type_url: req.type_url.clone(), version, error: status.message.clone() });
+            } else {
+                let pending = std::mem::take(&mut state.pending);
+                state.known.extend(pending);
+                for name in state.pending_removed.drain(..) {
+                    state.known.remove(&name);
                 }
-                None => {
-                    let pending = std::mem::take(&mut state.pending);
-                    state.known.extend(pending);
-                    for name in state.pending_removed.drain(..) {
-                        state.known.remove(&name);
-                    }
-                    verdict = Some(Verdict::Ack { type_url: req.type_url.clone(), version });
-                }
+                verdict = Some(Verdict::Ack { type_url: req.type_url.clone(), version });
             }
         }
         if !state.subscribed {

@@ -62,10 +62,10 @@ impl SotwSession {
             });
         } else if !state.subscribed && !req.version_info.is_empty() {
             // A reconnecting Envoy tells what it has: if that is current, nothing is sent.
-            state.sent_version = req.version_info.clone();
+            state.sent_version.clone_from(&req.version_info);
         }
         state.subscribed = true;
-        state.names = req.resource_names.clone();
+        state.names.clone_from(&req.resource_names);
         let response = self.response_for(&req.type_url, current);
         (response.into_iter().collect(), verdict)
     }

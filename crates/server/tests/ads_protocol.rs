@@ -158,7 +158,10 @@ async fn sotw_fetch_ack_update_nack_and_reconnect() {
     assert!(s.quiet().await, "a rejected version is not re-sent");
     let nack = control.status("default.client-1").and_then(|st| st.last_nack).expect("NACK kept");
     assert_eq!((nack.version.as_str(), nack.error.as_str()), (update.version_info.as_str(), "invalid listener (test)"));
-    assert_eq!(control.status("default.client-1").and_then(|st| st.acked.get(LISTENER_TYPE).cloned()), Some(lds.version_info.clone()));
+    assert_eq!(
+        control.status("default.client-1").and_then(|st| st.acked.get(LISTENER_TYPE).cloned()),
+        Some(lds.version_info.clone())
+    );
     // Unchanged resources push nothing.
     control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
     assert!(s.quiet().await);
@@ -204,8 +207,12 @@ impl Delta {
     }
 
     async fn ack(&self, r: &DeltaDiscoveryResponse) {
-        self.send(DeltaDiscoveryRequest { type_url: r.type_url.clone(), response_nonce: r.nonce.clone(), ..Default::default() })
-            .await;
+        self.send(DeltaDiscoveryRequest {
+            type_url: r.type_url.clone(),
+            response_nonce: r.nonce.clone(),
+            ..Default::default()
+        })
+        .await;
     }
 
     async fn next(&mut self) -> DeltaDiscoveryResponse {
@@ -249,7 +256,9 @@ async fn delta_sends_only_changes_and_nothing_on_reconnect() {
     assert_eq!(cds_removal.removed_resources, vec!["green".to_owned()]);
     d.ack(&lds_first).await;
     d.ack(&cds_removal).await;
-    let known = |r: &DeltaDiscoveryResponse| r.resources.iter().map(|x| (x.name.clone(), x.version.clone())).collect::<Vec<_>>();
+    let known = |r: &DeltaDiscoveryResponse| {
+        r.resources.iter().map(|x| (x.name.clone(), x.version.clone())).collect::<Vec<_>>()
+    };
     let listener_versions = known(&lds_first);
     drop(d);
 

@@ -10,3 +10,4 @@
 pub mod echo;
 pub mod envoy;
 pub mod golden;
+pub mod processes;

@@ -208,11 +208,18 @@ pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> Li
         traffic_direction: TrafficDirection::Inbound.into(),
         enable_reuse_port: Some(envoy_types::pb::google::protobuf::BoolValue { value: true }),
         per_connection_buffer_limit_bytes: Some(UInt32Value { value: 32_768 }),
-        listener_filters: vec![ListenerFilter {
-            name: TLS_INSPECTOR.into(),
-            config_type: Some(listener_filter::ConfigType::TypedConfig(any(&TlsInspector::default()))),
-            ..ListenerFilter::default()
-        }],
+        // Kuma puts the TLS inspector on every gateway listener. On a TCP listener it only makes Envoy
+        // wait for the client's first bytes, which stalls server-first protocols (MySQL, SMTP, ...);
+        // meshroute adds it where SNI matching needs it: TLS listeners.
+        listener_filters: if listener.protocol == "TLS" {
+            vec![ListenerFilter {
+                name: TLS_INSPECTOR.into(),
+                config_type: Some(listener_filter::ConfigType::TypedConfig(any(&TlsInspector::default()))),
+                ..ListenerFilter::default()
+            }]
+        } else {
+            Vec::new()
+        },
         filter_chains: chains,
         ..Listener::default()
     }
@@ -230,7 +237,7 @@ mod tests {
     fn weights_fit_envoys_total() {
         assert_eq!(envoy_weights(&[split(90), split(10)]), vec![90, 10]);
         let big = envoy_weights(&[split(u32::MAX), split(u32::MAX / 3), split(1)]);
-        assert!(big.iter().map(|w| u64::from(*w)).sum::<u64>() <= u64::from(u32::MAX));
+        assert!(u32::try_from(big.iter().map(|w| u64::from(*w)).sum::<u64>()).is_ok());
         assert_eq!(big[2], 1, "never zero");
         assert!((f64::from(big[0]) / f64::from(big[1]) - 3.0).abs() < 0.01, "ratio kept: {big:?}");
     }

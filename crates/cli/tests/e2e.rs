@@ -1,0 +1,165 @@
+//! End to end: the real `meshroute run` and `meshroute proxy`, real Envoy, real TCP echo backends on
+//! 127.0.0.1. Each test asserts what a client observes. A missing Envoy fails the tests.
+
+use std::path::Path;
+use std::time::Duration;
+
+use testkit::echo::EchoServer;
+use testkit::processes::{ControlPlaneProcess, ProxyProcess, eventually, free_port, share, tally};
+
+fn meshroute() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_meshroute"))
+}
+
+/// Blue and green echo servers, each behind a Dataplane whose inbound is the server itself.
+fn backends() -> (EchoServer, EchoServer, String, String) {
+    let blue = EchoServer::start("blue").expect("blue");
+    let green = EchoServer::start("green").expect("green");
+    let dp = |name: &str, port: u16| {
+        format!(
+            "type: Dataplane\nmesh: default\nname: {name}-1\nnetworking:\n  address: 127.0.0.1\n  inbound: [{{port: {port}, tags: {{kuma.io/service: {name}, kuma.io/protocol: tcp}}}}]\n"
+        )
+    };
+    let blue_dp = dp("blue", blue.port);
+    let green_dp = dp("green", green.port);
+    (blue, green, blue_dp, green_dp)
+}
+
+fn client(outbound: u16) -> String {
+    format!(
+        "type: Dataplane\nmesh: default\nname: client-1\nnetworking:\n  address: 127.0.0.1\n  inbound: [{{port: {}, servicePort: {}, tags: {{kuma.io/service: client}}}}]\n  outbound: [{{port: {outbound}, tags: {{kuma.io/service: blue}}}}]\n",
+        free_port(),
+        free_port()
+    )
+}
+
+fn split(blue: u32, green: u32) -> String {
+    format!(
+        "type: MeshTCPRoute\nname: split\nmesh: default\nspec:\n  to:\n  - targetRef: {{kind: MeshService, name: blue}}\n    rules:\n    - default:\n        backendRefs:\n        - {{kind: MeshService, name: blue, weight: {blue}}}\n        - {{kind: MeshService, name: green, weight: {green}}}\n"
+    )
+}
+
+const REDIRECT: &str = "type: MeshTCPRoute\nname: redirect\nmesh: default\nspec:\n  to:\n  - targetRef: {kind: MeshService, name: blue}\n    rules: [{default: {backendRefs: [{kind: MeshService, name: green}]}}]\n";
+
+/// Waits until the outbound answers at all (Envoy has its config).
+fn wait_ready(port: u16) {
+    assert!(
+        eventually(Duration::from_secs(30), || tally(port, 1).keys().all(|k| k != "<none>")),
+        "the outbound on {port} never answered"
+    );
+}
+
+fn assert_share(counts: &std::collections::BTreeMap<String, usize>, name: &str, expected: f64) {
+    let got = share(counts, name);
+    assert!((got - expected).abs() <= 5.0, "{name}: {got:.1}% of {counts:?}, expected {expected}% ±5");
+}
+
+#[test]
+fn without_a_policy_connections_reach_the_destination_and_redirect_moves_them() {
+    let (_blue, _green, blue_dp, green_dp) = backends();
+    let cp =
+        ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"));
+    let outbound = free_port();
+    let _proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
+    wait_ready(outbound);
+    assert_eq!(tally(outbound, 50).into_iter().collect::<Vec<_>>(), vec![("blue".to_owned(), 50)]);
+
+    cp.write("route.yaml", REDIRECT);
+    assert!(eventually(Duration::from_secs(10), || tally(outbound, 5).get("green") == Some(&5)), "redirect applied");
+    assert_eq!(tally(outbound, 50).get("green"), Some(&50), "every connection goes to green");
+
+    // Removing the policy restores the default route.
+    cp.remove("route.yaml");
+    assert!(eventually(Duration::from_secs(10), || tally(outbound, 5).get("blue") == Some(&5)), "default restored");
+    assert_eq!(tally(outbound, 50).get("blue"), Some(&50));
+}
+
+fn split_then_change(delta: bool) {
+    let (_blue, _green, blue_dp, green_dp) = backends();
+    let cp =
+        ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"));
+    cp.write("route.yaml", &split(90, 10));
+    let outbound = free_port();
+    let extra: &[&str] = if delta { &["--delta"] } else { &[] };
+    let proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), extra);
+    wait_ready(outbound);
+    assert!(eventually(Duration::from_secs(10), || proxy.listeners().contains("\"weight\": 90")), "90/10 applied");
+    let counts = tally(outbound, 500);
+    assert_share(&counts, "blue", 90.0);
+    assert_share(&counts, "green", 10.0);
+
+    cp.write("route.yaml", &split(50, 50));
+    assert!(eventually(Duration::from_secs(10), || proxy.listeners().contains("\"weight\": 50")), "50/50 applied");
+    let counts = tally(outbound, 400);
+    assert_share(&counts, "blue", 50.0);
+    assert_share(&counts, "green", 50.0);
+}
+
+#[test]
+fn split_90_10_then_live_50_50_sotw() {
+    split_then_change(false);
+}
+
+#[test]
+fn split_90_10_then_live_50_50_delta() {
+    split_then_change(true);
+}
+
+#[test]
+fn a_backend_without_dataplanes_leaves_the_split_with_a_warning() {
+    let (_blue, _green, blue_dp, green_dp) = backends();
+    let cp = ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}"));
+    cp.write("green.yaml", &green_dp);
+    cp.write("route.yaml", &split(50, 50));
+    let outbound = free_port();
+    let _proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
+    wait_ready(outbound);
+    let counts = tally(outbound, 200);
+    assert_share(&counts, "green", 50.0);
+
+    cp.remove("green.yaml");
+    assert!(
+        eventually(Duration::from_secs(10), || tally(outbound, 10).get("blue") == Some(&10)),
+        "green left the split"
+    );
+    assert_eq!(tally(outbound, 100).get("blue"), Some(&100), "blue keeps working and takes everything");
+    assert!(
+        eventually(Duration::from_secs(5), || cp
+            .log()
+            .contains("backend green: no ready endpoints; left out of the split")),
+        "the control plane says why:\n{}",
+        cp.log()
+    );
+}
+
+#[test]
+fn builtin_gateway_tcp_listener_forwards_by_a_meshtcproute_on_the_meshgateway() {
+    let (_blue, _green, blue_dp, green_dp) = backends();
+    let gateway_port = free_port();
+    let resources = format!(
+        "type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}---\ntype: MeshGateway\nmesh: default\nname: edge\nselectors: [{{match: {{kuma.io/service: edge}}}}]\nconf:\n  listeners: [{{port: {gateway_port}, protocol: TCP, tags: {{port: tcp}}}}]\n---\ntype: MeshTCPRoute\nname: edge-route\nmesh: default\nspec:\n  targetRef: {{kind: MeshGateway, name: edge}}\n  to: [{{targetRef: {{kind: Mesh}}, rules: [{{default: {{backendRefs: [{{kind: MeshService, name: green}}]}}}}]}}]\n"
+    );
+    let cp = ControlPlaneProcess::start(meshroute(), &resources);
+    let gateway = "type: Dataplane\nmesh: default\nname: edge-1\nnetworking:\n  address: 127.0.0.1\n  gateway: {type: BUILTIN, tags: {kuma.io/service: edge}}\n";
+    let _proxy = ProxyProcess::start(meshroute(), &cp, "edge", gateway, &[]);
+    wait_ready(gateway_port);
+    assert_eq!(tally(gateway_port, 30).get("green"), Some(&30));
+}
+
+#[test]
+fn traffic_flows_through_the_destination_sidecar_inbound() {
+    // blue's Dataplane is a real proxy: its inbound listener forwards to the echo server.
+    let blue = EchoServer::start("blue").expect("blue");
+    let blue_inbound = free_port();
+    let blue_dp = format!(
+        "type: Dataplane\nmesh: default\nname: blue-1\nnetworking:\n  address: 127.0.0.1\n  inbound: [{{port: {blue_inbound}, servicePort: {}, tags: {{kuma.io/service: blue, kuma.io/protocol: tcp}}}}]\n",
+        blue.port
+    );
+    let cp = ControlPlaneProcess::start(meshroute(), "type: Mesh\nname: default\n");
+    let _blue_proxy = ProxyProcess::start(meshroute(), &cp, "blue", &blue_dp, &[]);
+    let outbound = free_port();
+    let _client = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
+    wait_ready(blue_inbound);
+    wait_ready(outbound);
+    assert_eq!(tally(outbound, 20).get("blue"), Some(&20));
+}

@@ -1,0 +1,192 @@
+//! The real `meshroute` binary as tests run it: a control plane on a resources folder, and proxies
+//! (Envoy through `meshroute proxy`). Processes are stopped with SIGTERM when dropped, so `meshroute
+//! proxy` stops its Envoy too.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::echo::who_answers;
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits until `check` holds, polling; false on timeout.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// `meshroute run --resources <dir>` on a free port.
+pub struct ControlPlaneProcess {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    log: PathBuf,
+}
+
+impl ControlPlaneProcess {
+    /// Starts a control plane serving `resources` (one YAML text, written as `mesh.yaml`).
+    pub fn start(meshroute: &Path, resources: &str) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(dir.join("resources")).expect("temp dir");
+        let log = dir.join("control-plane.log");
+        let cp = Self {
+            child: Command::new(meshroute)
+                .args(["run", "--resources"])
+                .arg(dir.join("resources"))
+                .args(["--dp-server-port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log file"))
+                .spawn()
+                .expect("meshroute run starts"),
+            port,
+            dir,
+            log,
+        };
+        cp.write("mesh.yaml", resources);
+        assert!(
+            eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            "the control plane did not listen on {port}"
+        );
+        cp
+    }
+
+    /// Writes (or replaces) a resource file atomically.
+    pub fn write(&self, file: &str, text: &str) {
+        let tmp = self.dir.join(format!(".{file}.tmp"));
+        std::fs::write(&tmp, text).expect("write resources");
+        std::fs::rename(&tmp, self.dir.join("resources").join(file)).expect("move resources in place");
+    }
+
+    pub fn remove(&self, file: &str) {
+        std::fs::remove_file(self.dir.join("resources").join(file)).expect("remove resources");
+    }
+
+    /// The control plane's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ControlPlaneProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `meshroute proxy` for a Dataplane: a real Envoy.
+pub struct ProxyProcess {
+    child: Child,
+    pub admin_port: u16,
+}
+
+impl ProxyProcess {
+    pub fn start(meshroute: &Path, cp: &ControlPlaneProcess, name: &str, dataplane: &str, extra: &[&str]) -> Self {
+        let file = cp.dir.join(format!("{name}.dataplane.yaml"));
+        std::fs::write(&file, dataplane).expect("dataplane file");
+        let admin_port = free_port();
+        let log = std::fs::File::create(cp.dir.join(format!("{name}.envoy.log"))).expect("log file");
+        let child = Command::new(meshroute)
+            .args(["proxy", "--cp-address", &cp.address(), "--dataplane-file"])
+            .arg(&file)
+            .args(["--admin-port", &admin_port.to_string()])
+            .arg("--envoy-binary")
+            .arg(crate::envoy::binary())
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("meshroute proxy starts");
+        Self { child, admin_port }
+    }
+
+    /// A GET on Envoy's admin interface.
+    pub fn admin(&self, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.admin_port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).ok()?;
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            Some(dechunk(body))
+        } else {
+            Some(body.to_owned())
+        }
+    }
+
+    /// The listener section of Envoy's config dump.
+    pub fn listeners(&self) -> String {
+        self.admin("/config_dump?resource=dynamic_listeners").unwrap_or_default()
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// Decodes an HTTP/1.1 chunked body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Opens `n` connections to `port` and counts which server answered each (`<none>` for none).
+pub fn tally(port: u16, n: usize) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for _ in 0..n {
+        let who = who_answers(port, Duration::from_secs(2)).unwrap_or_else(|| "<none>".to_owned());
+        *counts.entry(who).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The share (percent) of `name` in a tally.
+#[allow(clippy::cast_precision_loss)]
+pub fn share(counts: &BTreeMap<String, usize>, name: &str) -> f64 {
+    let total: usize = counts.values().sum();
+    let n = counts.get(name).copied().unwrap_or(0);
+    if total == 0 { 0.0 } else { 100.0 * n as f64 / total as f64 }
+}
