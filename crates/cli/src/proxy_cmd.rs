@@ -49,7 +49,7 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
     let dataplane = match model::parse_resources(&text).map(|d| d.into_iter().next()) {
         Ok(Some(Ok(parsed))) if parsed.resource.kind() == model::Kind::Dataplane => parsed.resource,
         Ok(Some(Err(e))) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
-        Err(e) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
+        Err(e) => return fail(&format!("{}: {}", args.dataplane_file.display(), e.message)),
         _ => return fail(&format!("{}: expected a Dataplane", args.dataplane_file.display())),
     };
     let report = model::validate(&dataplane);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use model::{Kind, Resource};
 use policy::{MeshSnapshot, PlanOptions};
 use tokio::sync::watch;
-use xds::{GenerateOptions, ResourceSet};
+use xds::{GenerateOptions, ResourceSet, SharedResources};
 
 /// What one proxy's ADS stream reports about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -35,7 +35,8 @@ struct State {
     resources: Vec<Resource>,
     /// Dataplanes registered by connected proxies, by proxy id.
     connected: BTreeMap<String, Resource>,
-    snapshots: HashMap<String, Arc<MeshSnapshot>>,
+    /// Per mesh: the snapshot and the Envoy clusters already encoded from it.
+    snapshots: HashMap<String, (Arc<MeshSnapshot>, Arc<SharedResources>)>,
 }
 
 /// Shared by the ADS server, the resource loader and (later) the API.
@@ -101,15 +102,22 @@ impl ControlPlane {
         name: &str,
         options: GenerateOptions,
     ) -> Result<(ResourceSet, Vec<String>), String> {
-        let snapshot = self.snapshot(mesh).ok_or_else(|| format!("no mesh {mesh:?}"))?;
+        let (snapshot, shared) = self
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshots
+            .get(mesh)
+            .cloned()
+            .ok_or_else(|| format!("no mesh {mesh:?}"))?;
         let plan = policy::plan_proxy(&snapshot, name, PlanOptions::default()).map_err(|e| e.to_string())?;
-        let set = xds::generate(&plan, options).map_err(|e| e.to_string())?;
+        let set = xds::generate_shared(&plan, options, Some(&shared)).map_err(|e| e.to_string())?;
         let warnings = plan.warnings.iter().chain(&set.warnings).cloned().collect();
         Ok((set, warnings))
     }
 
     pub fn snapshot(&self, mesh: &str) -> Option<Arc<MeshSnapshot>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).snapshots.get(mesh).cloned()
+        self.state.read().unwrap_or_else(PoisonError::into_inner).snapshots.get(mesh).map(|(s, _)| s.clone())
     }
 
     pub fn update_status(&self, proxy_id: &str, change: impl FnOnce(&mut ProxyStatus)) {
@@ -133,6 +141,11 @@ fn rebuild(state: &mut State) {
         all.iter().map(|r| if r.kind() == Kind::Mesh { r.meta.name.clone() } else { r.meta.mesh.clone() }).collect();
     meshes.sort();
     meshes.dedup();
-    state.snapshots =
-        meshes.into_iter().map(|m| (m.clone(), Arc::new(MeshSnapshot::build(&m, all.iter().cloned())))).collect();
+    state.snapshots = meshes
+        .into_iter()
+        .map(|m| {
+            let snapshot = Arc::new(MeshSnapshot::build(&m, all.iter().cloned()));
+            (m, (snapshot, Arc::new(SharedResources::new())))
+        })
+        .collect();
 }

@@ -51,14 +51,203 @@ pub fn type_name(type_url: &str) -> &str {
 
 /// Encodes `message` deterministically: map entries sorted by key at every depth.
 pub fn encode<M: Message + prost::Name>(message: &M) -> Result<Vec<u8>, CanonicalError> {
-    let desc = descriptor(&M::full_name())?;
-    let mut out = Vec::new();
-    canonicalize(&desc, &message.encode_to_vec(), &mut out)?;
+    let plan = plan();
+    let root = plan.id(&M::full_name())?;
+    let raw = message.encode_to_vec();
+    let mut out = Vec::with_capacity(raw.len());
+    plan.canonicalize(root, &raw, &mut out)?;
     Ok(out)
 }
 
 fn bad(what: &str) -> CanonicalError {
     CanonicalError(format!("malformed protobuf: {what}"))
+}
+
+/// What canonicalisation does with a field.
+#[derive(Clone, Copy)]
+enum Action {
+    Message(usize),
+    Map(usize),
+    Any,
+}
+
+struct TypePlan {
+    /// The type holds a map or an `Any` somewhere below; otherwise its bytes are copied as they are.
+    needs: bool,
+    /// Fields that need work, by field number; every other field is copied.
+    fields: Vec<(u32, Action)>,
+}
+
+/// A canonicalisation plan of every message type of the pool, compiled once: the hot path makes no
+/// descriptor look-ups.
+struct Plan {
+    types: Vec<TypePlan>,
+    by_name: std::collections::HashMap<String, usize>,
+}
+
+fn plan() -> &'static Plan {
+    static PLAN: OnceLock<Plan> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let messages: Vec<MessageDescriptor> = pool().all_messages().collect();
+        let by_name: std::collections::HashMap<String, usize> =
+            messages.iter().enumerate().map(|(i, m)| (m.full_name().to_owned(), i)).collect();
+        let mut types: Vec<TypePlan> = messages
+            .iter()
+            .map(|m| {
+                let mut fields = Vec::new();
+                for f in m.fields() {
+                    if let Kind::Message(inner) = f.kind() {
+                        let id = by_name.get(inner.full_name()).copied().unwrap_or(usize::MAX);
+                        let action = if f.is_map() {
+                            Action::Map(id)
+                        } else if inner.full_name() == "google.protobuf.Any" {
+                            Action::Any
+                        } else {
+                            Action::Message(id)
+                        };
+                        fields.push((f.number(), action));
+                    }
+                }
+                let needs = fields.iter().any(|(_, a)| matches!(a, Action::Map(_) | Action::Any));
+                TypePlan { needs, fields }
+            })
+            .collect();
+        // A type needs work when any message below it does: propagate to a fixed point.
+        loop {
+            let mut changed = false;
+            for i in 0..types.len() {
+                if types[i].needs {
+                    continue;
+                }
+                let below = types[i]
+                    .fields
+                    .iter()
+                    .any(|(_, a)| matches!(a, Action::Message(id) if types.get(*id).is_some_and(|t| t.needs)));
+                if below {
+                    types[i].needs = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for t in &mut types {
+            t.fields.sort_by_key(|(n, _)| *n);
+        }
+        Plan { types, by_name }
+    })
+}
+
+impl Plan {
+    fn id(&self, full_name: &str) -> Result<usize, CanonicalError> {
+        self.by_name.get(full_name).copied().ok_or_else(|| CanonicalError(format!("unknown message type {full_name}")))
+    }
+
+    fn action(&self, id: usize, number: u32) -> Option<Action> {
+        let fields = &self.types.get(id)?.fields;
+        fields.binary_search_by_key(&number, |(n, _)| *n).ok().map(|i| fields[i].1)
+    }
+
+    /// Re-encodes `bytes` of type `id` into `out` with sorted map entries. Reordering never changes a
+    /// length, so nested payloads are written in place after their original length.
+    fn canonicalize(&self, id: usize, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+        if !self.types.get(id).is_some_and(|t| t.needs) {
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut map: Option<(u32, usize)> = None;
+        let mut entries: Vec<(&[u8], &[u8])> = Vec::new();
+        while !bytes.is_empty() {
+            let field = next_field(&mut bytes)?;
+            if let Some((number, entry_id)) = map
+                && number != field.number
+            {
+                self.write_entries(number, entry_id, &mut entries, out)?;
+                map = None;
+            }
+            let action =
+                if field.wire_type == WireType::LengthDelimited { self.action(id, field.number) } else { None };
+            match action {
+                Some(Action::Map(entry_id)) => {
+                    entries.push((map_key(field.payload)?, field.payload));
+                    map = Some((field.number, entry_id));
+                }
+                Some(Action::Any) => {
+                    self.nested(out, field.number, field.payload, |out| self.canonicalize_any(field.payload, out))?
+                }
+                Some(Action::Message(inner)) => {
+                    self.nested(out, field.number, field.payload, |out| self.canonicalize(inner, field.payload, out))?;
+                }
+                None => {
+                    encode_key(field.number, field.wire_type, out);
+                    if field.wire_type == WireType::LengthDelimited {
+                        encode_varint(field.payload.len() as u64, out);
+                    }
+                    out.extend_from_slice(field.payload);
+                }
+            }
+        }
+        if let Some((number, entry_id)) = map {
+            self.write_entries(number, entry_id, &mut entries, out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a length-delimited field whose canonical payload has the original length.
+    fn nested(
+        &self,
+        out: &mut Vec<u8>,
+        number: u32,
+        payload: &[u8],
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), CanonicalError>,
+    ) -> Result<(), CanonicalError> {
+        encode_key(number, WireType::LengthDelimited, out);
+        encode_varint(payload.len() as u64, out);
+        let start = out.len();
+        write(out)?;
+        if out.len() - start != payload.len() {
+            return Err(bad("canonical payload changed length"));
+        }
+        Ok(())
+    }
+
+    fn write_entries(
+        &self,
+        number: u32,
+        entry_id: usize,
+        entries: &mut Vec<(&[u8], &[u8])>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CanonicalError> {
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (_, payload) in entries.drain(..) {
+            self.nested(out, number, payload, |out| self.canonicalize(entry_id, payload, out))?;
+        }
+        Ok(())
+    }
+
+    /// An `Any`: its payload is canonicalised with the type its URL names.
+    fn canonicalize_any(&self, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+        let mut type_url: &[u8] = &[];
+        let mut value: &[u8] = &[];
+        while !bytes.is_empty() {
+            let field = next_field(&mut bytes)?;
+            match field.number {
+                1 => type_url = field.payload,
+                2 => value = field.payload,
+                _ => {}
+            }
+        }
+        let name = type_name(std::str::from_utf8(type_url).map_err(|_| bad("type URL"))?);
+        let id = self.id(name)?;
+        if !type_url.is_empty() {
+            write_field(out, 1, WireType::LengthDelimited, type_url);
+        }
+        if !value.is_empty() {
+            self.nested(out, 2, value, |out| self.canonicalize(id, value, out))?;
+        }
+        Ok(())
+    }
 }
 
 /// One field as read off the wire.
@@ -100,87 +289,15 @@ fn write_field(out: &mut Vec<u8>, number: u32, wire_type: WireType, payload: &[u
     out.extend_from_slice(payload);
 }
 
-/// Re-encodes `bytes` of message type `desc` into `out` with sorted map entries.
-fn canonicalize(desc: &MessageDescriptor, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CanonicalError> {
-    // Entries of the map field being read: (key bytes, canonical entry bytes), flushed sorted.
-    let mut map_field: Option<u32> = None;
-    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let flush = |field: Option<u32>, entries: &mut Vec<(Vec<u8>, Vec<u8>)>, out: &mut Vec<u8>| {
-        if let Some(number) = field {
-            entries.sort();
-            for (_, entry) in entries.drain(..) {
-                write_field(out, number, WireType::LengthDelimited, &entry);
-            }
-        }
-    };
-    while !bytes.is_empty() {
-        let field = next_field(&mut bytes)?;
-        let field_desc = desc.get_field(field.number);
-        if map_field.is_some() && map_field != Some(field.number) {
-            flush(map_field.take(), &mut entries, out);
-        }
-        let message_kind = field_desc.as_ref().and_then(|f| match f.kind() {
-            Kind::Message(m) if field.wire_type == WireType::LengthDelimited => Some((f.is_map(), m)),
-            _ => None,
-        });
-        match message_kind {
-            Some((true, entry_desc)) => {
-                let mut entry = Vec::new();
-                canonicalize(&entry_desc, field.payload, &mut entry)?;
-                entries.push((map_key(field.payload)?, entry));
-                map_field = Some(field.number);
-            }
-            Some((false, m)) if m.full_name() == "google.protobuf.Any" => {
-                let mut any = Vec::new();
-                canonicalize_any(field.payload, &mut any)?;
-                write_field(out, field.number, field.wire_type, &any);
-            }
-            Some((false, m)) => {
-                let mut inner = Vec::new();
-                canonicalize(&m, field.payload, &mut inner)?;
-                write_field(out, field.number, field.wire_type, &inner);
-            }
-            None => {
-                encode_key(field.number, field.wire_type, out);
-                if field.wire_type == WireType::LengthDelimited {
-                    encode_varint(field.payload.len() as u64, out);
-                }
-                out.extend_from_slice(field.payload);
-            }
-        }
-    }
-    flush(map_field, &mut entries, out);
-    Ok(())
-}
-
 /// The key of a map entry: the raw bytes of its field 1.
-fn map_key(mut entry: &[u8]) -> Result<Vec<u8>, CanonicalError> {
+fn map_key(mut entry: &[u8]) -> Result<&[u8], CanonicalError> {
     while !entry.is_empty() {
         let field = next_field(&mut entry)?;
         if field.number == 1 {
-            return Ok(field.payload.to_vec());
+            return Ok(field.payload);
         }
     }
-    Ok(Vec::new())
-}
-
-/// An `Any`: its payload is canonicalised with the descriptor its type URL names.
-fn canonicalize_any(mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), CanonicalError> {
-    let mut type_url = "";
-    let mut value: &[u8] = &[];
-    while !bytes.is_empty() {
-        let field = next_field(&mut bytes)?;
-        match field.number {
-            1 => type_url = std::str::from_utf8(field.payload).map_err(|_| bad("type URL"))?,
-            2 => value = field.payload,
-            _ => {}
-        }
-    }
-    let mut canonical = Vec::new();
-    canonicalize(&descriptor(type_name(type_url))?, value, &mut canonical)?;
-    write_field(out, 1, WireType::LengthDelimited, type_url.as_bytes());
-    write_field(out, 2, WireType::LengthDelimited, &canonical);
-    Ok(())
+    Ok(&[])
 }
 
 /// Envoy's canonical JSON of `bytes` of type `full_name`: camelCase fields, `@type` on typed configs,

@@ -35,6 +35,49 @@ pub struct GenerateOptions {
 
 /// Generates the Envoy resources of one proxy plan.
 pub fn generate(plan: &ProxyPlan, options: GenerateOptions) -> Result<ResourceSet, CanonicalError> {
+    generate_shared(plan, options, None)
+}
+
+/// Encoded clusters and endpoints shared by every proxy of one snapshot. A backend's cluster plan is
+/// the same `Arc` for every proxy that sends to it (the snapshot makes it once), so its Envoy resources
+/// are encoded once too. Holding the plan keeps its address from being reused while it is a key.
+#[derive(Default)]
+pub struct SharedResources {
+    clusters: std::sync::Mutex<std::collections::HashMap<usize, SharedCluster>>,
+}
+
+type SharedCluster = (std::sync::Arc<ClusterPlan>, Resource, Option<Resource>);
+
+impl SharedResources {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn get_or_encode(
+        &self,
+        cluster: &std::sync::Arc<ClusterPlan>,
+        encode: impl FnOnce() -> Result<(Resource, Option<Resource>), CanonicalError>,
+    ) -> Result<(Resource, Option<Resource>), CanonicalError> {
+        let key = std::sync::Arc::as_ptr(cluster) as usize;
+        if let Some((_, c, e)) = self.clusters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Ok((c.clone(), e.clone()));
+        }
+        let (c, e) = encode()?;
+        self.clusters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, (cluster.clone(), c.clone(), e.clone()));
+        Ok((c, e))
+    }
+}
+
+/// Generates the resources of one proxy plan, reusing clusters and endpoints already encoded for other
+/// proxies of the same snapshot.
+pub fn generate_shared(
+    plan: &ProxyPlan,
+    options: GenerateOptions,
+    shared: Option<&SharedResources>,
+) -> Result<ResourceSet, CanonicalError> {
     let mut set = ResourceSet::default();
     if plan.mtls {
         // Fail closed: plaintext config in an mTLS mesh would quietly drop the mesh's security.
@@ -85,21 +128,31 @@ pub fn generate(plan: &ProxyPlan, options: GenerateOptions) -> Result<ResourceSe
         }
     }
     for cluster in plan.clusters.iter().filter(|c| !unsupported.contains(&c.name)) {
-        match &cluster.kind {
-            ClusterKind::Eds => {
-                set.clusters.push(Resource::new(cluster.name.clone(), CLUSTER_TYPE, &clusters::eds_cluster(cluster))?);
-                let cla = clusters::load_assignment(&cluster.name, &cluster.endpoints);
-                set.endpoints.push(Resource::new(cluster.name.clone(), ENDPOINT_TYPE, &cla)?);
-            }
-            ClusterKind::ExternalService { address, port } => {
-                let c = clusters::external_cluster(cluster, address, *port);
-                set.clusters.push(Resource::new(cluster.name.clone(), CLUSTER_TYPE, &c)?);
-            }
-            ClusterKind::MeshExternalService => {}
-        }
+        let encode = || encode_cluster(cluster);
+        let (c, endpoints) = match shared {
+            Some(shared) => shared.get_or_encode(cluster, encode)?,
+            None => encode()?,
+        };
+        set.clusters.push(c);
+        set.endpoints.extend(endpoints);
     }
     set.sort();
     Ok(set)
+}
+
+/// A cluster and, for EDS clusters, its endpoints.
+fn encode_cluster(cluster: &ClusterPlan) -> Result<(Resource, Option<Resource>), CanonicalError> {
+    Ok(match &cluster.kind {
+        ClusterKind::ExternalService { address, port } => {
+            let c = clusters::external_cluster(cluster, address, *port);
+            (Resource::new(cluster.name.clone(), CLUSTER_TYPE, &c)?, None)
+        }
+        ClusterKind::Eds | ClusterKind::MeshExternalService => {
+            let c = Resource::new(cluster.name.clone(), CLUSTER_TYPE, &clusters::eds_cluster(cluster))?;
+            let cla = clusters::load_assignment(&cluster.name, &cluster.endpoints);
+            (c, Some(Resource::new(cluster.name.clone(), ENDPOINT_TYPE, &cla)?))
+        }
+    })
 }
 
 /// Clusters that need what is not implemented yet (zone egress for MeshExternalService, cross-mesh
