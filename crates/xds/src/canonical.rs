@@ -174,10 +174,10 @@ impl Plan {
                     map = Some((field.number, entry_id));
                 }
                 Some(Action::Any) => {
-                    self.nested(out, field.number, field.payload, |out| self.canonicalize_any(field.payload, out))?
+                    Self::nested(out, field.number, field.payload, |out| self.canonicalize_any(field.payload, out))?
                 }
                 Some(Action::Message(inner)) => {
-                    self.nested(out, field.number, field.payload, |out| self.canonicalize(inner, field.payload, out))?;
+                    Self::nested(out, field.number, field.payload, |out| self.canonicalize(inner, field.payload, out))?;
                 }
                 None => {
                     encode_key(field.number, field.wire_type, out);
@@ -196,7 +196,6 @@ impl Plan {
 
     /// Writes a length-delimited field whose canonical payload has the original length.
     fn nested(
-        &self,
         out: &mut Vec<u8>,
         number: u32,
         payload: &[u8],
@@ -221,7 +220,7 @@ impl Plan {
     ) -> Result<(), CanonicalError> {
         entries.sort_by(|a, b| a.0.cmp(b.0));
         for (_, payload) in entries.drain(..) {
-            self.nested(out, number, payload, |out| self.canonicalize(entry_id, payload, out))?;
+            Self::nested(out, number, payload, |out| self.canonicalize(entry_id, payload, out))?;
         }
         Ok(())
     }
@@ -244,7 +243,7 @@ impl Plan {
             write_field(out, 1, WireType::LengthDelimited, type_url);
         }
         if !value.is_empty() {
-            self.nested(out, 2, value, |out| self.canonicalize(id, value, out))?;
+            Self::nested(out, 2, value, |out| self.canonicalize(id, value, out))?;
         }
         Ok(())
     }
