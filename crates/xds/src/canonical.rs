@@ -174,7 +174,7 @@ impl Plan {
                     map = Some((field.number, entry_id));
                 }
                 Some(Action::Any) => {
-                    Self::nested(out, field.number, field.payload, |out| self.canonicalize_any(field.payload, out))?
+                    Self::nested(out, field.number, field.payload, |out| self.canonicalize_any(field.payload, out))?;
                 }
                 Some(Action::Message(inner)) => {
                     Self::nested(out, field.number, field.payload, |out| self.canonicalize(inner, field.payload, out))?;
