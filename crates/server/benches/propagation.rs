@@ -182,7 +182,7 @@ async fn main() {
     // Everyone has the first config.
     let ready = Instant::now();
     while (seen.lock().expect("lock").len() < SIMULATED || (0..ENVOYS).any(|i| acked_listener(&control, i).is_none()))
-        && ready.elapsed() < Duration::from_secs(60)
+        && ready.elapsed() < Duration::from_mins(1)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
