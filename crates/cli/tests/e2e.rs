@@ -83,14 +83,14 @@ fn split_then_change(delta: bool) {
     let extra: &[&str] = if delta { &["--delta"] } else { &[] };
     let proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), extra);
     wait_ready(outbound);
-    assert!(eventually(Duration::from_secs(10), || proxy.listeners().contains("\"weight\": 90")), "90/10 applied");
+    assert!(eventually(Duration::from_secs(10), || proxy.config().contains("\"weight\": 90")), "90/10 applied");
     // Enough connections that ±5 points is more than three standard deviations.
     let counts = tally(outbound, 600);
     assert_share(&counts, "blue", 90.0);
     assert_share(&counts, "green", 10.0);
 
     cp.write("route.yaml", &split(50, 50));
-    assert!(eventually(Duration::from_secs(10), || proxy.listeners().contains("\"weight\": 50")), "50/50 applied");
+    assert!(eventually(Duration::from_secs(10), || proxy.config().contains("\"weight\": 50")), "50/50 applied");
     let counts = tally(outbound, 1000);
     assert_share(&counts, "blue", 50.0);
     assert_share(&counts, "green", 50.0);
@@ -189,4 +189,94 @@ fn proxy_stops_envoy_and_exits_on_sigterm() {
         eventually(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", outbound)).is_err()),
         "Envoy is gone: its listener no longer accepts"
     );
+}
+
+/// Ten connections held open through a 90/10 split; they are echoed after every change.
+struct HeldConnections(Vec<(String, std::io::BufReader<std::net::TcpStream>)>);
+
+impl HeldConnections {
+    /// Opens `n` connections, at least one of them to `must_include` (the split's small side).
+    fn open(port: u16, n: usize, must_include: &str) -> Self {
+        let mut held: Vec<(String, std::io::BufReader<std::net::TcpStream>)> = Vec::new();
+        while held.len() < n || !held.iter().any(|(name, _)| name == must_include) {
+            let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+            let mut reader = std::io::BufReader::new(stream);
+            let mut name = String::new();
+            std::io::BufRead::read_line(&mut reader, &mut name).expect("greeting");
+            let name = name.trim().to_owned();
+            if held.len() == n {
+                // Make room for one to the small side: drop one to the large side.
+                if name != must_include {
+                    continue;
+                }
+                let at = held.iter().position(|(h, _)| h != must_include).expect("one to drop");
+                held.remove(at);
+            }
+            held.push((name, reader));
+        }
+        Self(held)
+    }
+
+    /// How many still answer a line, from the same server as before.
+    fn still_echoing(&mut self, round: usize) -> usize {
+        let mut alive = 0;
+        for (name, reader) in &mut self.0 {
+            let line = format!("ping {round}\n");
+            if std::io::Write::write_all(reader.get_mut(), line.as_bytes()).is_err() {
+                continue;
+            }
+            let mut answer = String::new();
+            if std::io::BufRead::read_line(reader, &mut answer).is_ok()
+                && answer.trim() == format!("{name}: ping {round}")
+            {
+                alive += 1;
+            }
+        }
+        alive
+    }
+}
+
+/// The outbound listener as Envoy holds it: its version and when it was last updated.
+fn listener_identity(proxy: &ProxyProcess) -> String {
+    let dump = proxy.listeners();
+    let at = dump.find("outbound:127.0.0.1").expect("the outbound listener");
+    let section = &dump[at.saturating_sub(400)..(at + 200).min(dump.len())];
+    section.lines().filter(|l| l.contains("version_info") || l.contains("last_updated")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn traffic_shifts_never_drop_established_connections() {
+    let (_blue, _green, blue_dp, green_dp) = backends();
+    let cp =
+        ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"));
+    cp.write("route.yaml", &split(90, 10));
+    let outbound = free_port();
+    let proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &["--drain-time", "2"]);
+    wait_ready(outbound);
+    let mut held = HeldConnections::open(outbound, 10, "green");
+    let listener = listener_identity(&proxy);
+    let drain_and_more = Duration::from_secs(2 + 5);
+    let steps: [(&str, Option<String>, f64); 3] =
+        [("50/50", Some(split(50, 50)), 50.0), ("0/100", Some(split(0, 100)), 0.0), ("policy deleted", None, 100.0)];
+    for (round, (what, route, blue_share)) in steps.into_iter().enumerate() {
+        match &route {
+            Some(route) => cp.write("route.yaml", route),
+            None => cp.remove("route.yaml"),
+        }
+        let applied = eventually(Duration::from_secs(10), || {
+            let counts = tally(outbound, 20);
+            match blue_share {
+                0.0 => counts.get("green") == Some(&20),
+                100.0 => counts.get("blue") == Some(&20),
+                _ => counts.contains_key("blue") && counts.contains_key("green"),
+            }
+        });
+        assert!(applied, "{what} applied");
+        std::thread::sleep(drain_and_more);
+        assert_eq!(held.still_echoing(round), 10, "after {what}, every established connection still echoes");
+        let counts = tally(outbound, 1000);
+        assert_share(&counts, "blue", blue_share);
+        assert_eq!(listener_identity(&proxy), listener, "after {what}, the listener is the one Envoy had");
+    }
 }

@@ -3,8 +3,8 @@
 //!
 //! One control plane in this process, serving 1,000 simulated ADS clients (SotW, each ACKing at once)
 //! and 20 real Envoys. Every proxy has an outbound to a destination whose MeshTCPRoute weights change
-//! ten times; the time from `replace_resources` to each proxy's ACK of the new listener version is
-//! recorded. A last "change" that changes nothing must push nothing.
+//! ten times; the time from `replace_resources` to each proxy's ACK of the new tcp_proxy config (ECDS;
+//! the listener does not change) is recorded. A last "change" that changes nothing must push nothing.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::config::listener::v3::{Listener, filter};
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use prost::Message;
@@ -21,7 +22,7 @@ use server::ControlPlane;
 use server::bootstrap::{BootstrapParams, XdsProtocol, bootstrap};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE};
+use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE};
 
 const SIMULATED: usize = 1_000;
 const ENVOYS: usize = 20;
@@ -90,17 +91,35 @@ async fn simulated(address: String, id: usize, seen: Seen, pushes: Arc<Mutex<usi
     let _ = tx.send(request(CLUSTER_TYPE, vec![], String::new(), String::new(), Some(node))).await;
     let _ = tx.send(request(LISTENER_TYPE, vec![], String::new(), String::new(), None)).await;
     let mut eds_names: Vec<String> = Vec::new();
+    let mut ecds_names: Vec<String> = Vec::new();
     while let Ok(Some(r)) = stream.message().await {
         *pushes.lock().expect("lock") += 1;
-        if r.type_url == LISTENER_TYPE {
+        if r.type_url == EXTENSION_CONFIG_TYPE {
             seen.lock().expect("lock").push((id, Instant::now()));
         }
-        let names = if r.type_url == ENDPOINT_TYPE { eds_names.clone() } else { vec![] };
+        let names = match r.type_url.as_str() {
+            ENDPOINT_TYPE => eds_names.clone(),
+            EXTENSION_CONFIG_TYPE => ecds_names.clone(),
+            _ => vec![],
+        };
         let _ = tx.send(request(&r.type_url, names, r.version_info.clone(), r.nonce.clone(), None)).await;
         if r.type_url == CLUSTER_TYPE {
             eds_names =
                 r.resources.iter().filter_map(|a| Cluster::decode(a.value.as_slice()).ok()).map(|c| c.name).collect();
             let _ = tx.send(request(ENDPOINT_TYPE, eds_names.clone(), String::new(), String::new(), None)).await;
+        }
+        if r.type_url == LISTENER_TYPE && ecds_names.is_empty() {
+            // The tcp_proxy filters Envoy fetches over ECDS, by name.
+            ecds_names = r
+                .resources
+                .iter()
+                .filter_map(|a| Listener::decode(a.value.as_slice()).ok())
+                .flat_map(|l| l.filter_chains.into_iter().flat_map(|c| c.filters))
+                .filter(|f| matches!(f.config_type, Some(filter::ConfigType::ConfigDiscovery(_))))
+                .map(|f| f.name)
+                .collect();
+            let _ =
+                tx.send(request(EXTENSION_CONFIG_TYPE, ecds_names.clone(), String::new(), String::new(), None)).await;
         }
     }
 }
@@ -152,8 +171,9 @@ fn report(what: &str, mut times: Vec<Duration>) {
     );
 }
 
+/// The tcp_proxy configs (ECDS) an Envoy last accepted: weight changes land there.
 fn acked_listener(control: &ControlPlane, i: usize) -> Option<String> {
-    control.status(&format!("default.envoy-{i}")).and_then(|s| s.acked.get(LISTENER_TYPE).cloned())
+    control.status(&format!("default.envoy-{i}")).and_then(|s| s.acked.get(EXTENSION_CONFIG_TYPE).cloned())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as DeltaResource,
 };
 use envoy_types::pb::google::protobuf::Any;
-use xds::{ResourceSet, resources::ENDPOINT_TYPE};
+use xds::ResourceSet;
+use xds::resources::is_named_subscription;
 
 use crate::push_order;
 use crate::sotw::Verdict;
@@ -33,7 +34,7 @@ pub struct DeltaSession {
     next_nonce: u64,
     /// The push order of the last change. While a type waits for Envoy's answer, the types after it
     /// wait too, so the order holds.
-    order: Option<[&'static str; 3]>,
+    order: Option<[&'static str; 4]>,
 }
 
 impl DeltaSession {
@@ -67,7 +68,7 @@ impl DeltaSession {
         if !state.subscribed {
             state.subscribed = true;
             state.known.extend(req.initial_resource_versions.iter().map(|(k, v)| (k.clone(), v.clone())));
-            state.wildcard = req.type_url != ENDPOINT_TYPE
+            state.wildcard = !is_named_subscription(&req.type_url)
                 && (req.resource_names_subscribe.is_empty() || req.resource_names_subscribe.iter().any(|n| n == "*"));
         }
         for name in &req.resource_names_subscribe {

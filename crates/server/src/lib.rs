@@ -4,7 +4,8 @@
 //! ```text
 //!  resources folder ──(poll, parse; a bad file keeps the last good set)──► ControlPlane
 //!  Envoy ──ADS (gRPC, node <mesh>.<name>, Dataplane in node metadata)──►   │ generation watch
-//!        ◄── per stream: plan ─► generate ─► send changed types, CDS → EDS → LDS (LDS first on removal)
+//!        ◄── per stream: plan ─► generate ─► send changed types, CDS → EDS → ECDS → LDS (LDS, ECDS first
+//!            when clusters go away)
 //! ```
 
 pub mod ads;
@@ -20,19 +21,20 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ResourceSet};
+use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, ResourceSet};
 
 pub use control::ControlPlane;
 
-/// The order to push types after a change: clusters, endpoints, listeners when adding, so a listener
-/// never names a cluster Envoy lacks; listeners first when clusters go away, so none still names them.
-pub fn push_order(previous: Option<&ResourceSet>, current: &ResourceSet) -> [&'static str; 3] {
+/// The order to push types after a change: clusters, endpoints, extension configs, listeners when
+/// adding, so nothing names what Envoy lacks (a listener never waits on a missing extension config);
+/// listeners and extension configs first when clusters go away, so none still names them.
+pub fn push_order(previous: Option<&ResourceSet>, current: &ResourceSet) -> [&'static str; 4] {
     let removes_clusters =
         previous.is_some_and(|p| p.clusters.iter().any(|old| !current.clusters.iter().any(|c| c.name == old.name)));
     if removes_clusters {
-        [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE]
+        [LISTENER_TYPE, EXTENSION_CONFIG_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE]
     } else {
-        [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE]
+        [CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE]
     }
 }
 

@@ -8,14 +8,15 @@ use std::collections::{HashMap, HashSet};
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::protobuf::Any;
-use xds::{ENDPOINT_TYPE, ResourceSet};
+use xds::ResourceSet;
+use xds::resources::is_named_subscription;
 
 use crate::push_order;
 
 #[derive(Default)]
 struct TypeState {
     subscribed: bool,
-    /// EDS: the cluster names Envoy asked for.
+    /// EDS and ECDS: the names Envoy asked for.
     names: Vec<String>,
     nonce: String,
     sent_version: String,
@@ -80,7 +81,7 @@ impl SotwSession {
         if !state.subscribed {
             return None;
         }
-        let resources: Vec<&xds::Resource> = if type_url == ENDPOINT_TYPE {
+        let resources: Vec<&xds::Resource> = if is_named_subscription(type_url) {
             current.of_type(type_url).iter().filter(|r| state.names.contains(&r.name)).collect()
         } else {
             current.of_type(type_url).iter().collect()

@@ -14,7 +14,7 @@ use envoy_types::pb::google::rpc::Status as RpcStatus;
 use server::ControlPlane;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE};
+use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE};
 
 const MESH: &str = r"
 type: Mesh
@@ -119,6 +119,8 @@ fn names(r: &DiscoveryResponse) -> usize {
     r.resources.len()
 }
 
+const TCP_PROXY: &str = "outbound:127.0.0.1:7200/tcp_proxy";
+
 #[tokio::test]
 async fn sotw_fetch_ack_update_nack_and_reconnect() {
     let (control, address) = start(&format!("{MESH}{}", route(90, 10))).await;
@@ -136,31 +138,40 @@ async fn sotw_fetch_ack_update_nack_and_reconnect() {
     let lds = s.next().await;
     assert_eq!(names(&lds), 2, "inbound and outbound listeners");
     s.ack(&lds, &[]).await;
+    s.request(EXTENSION_CONFIG_TYPE, &[TCP_PROXY], "", "", false).await;
+    let ecds = s.next().await;
+    assert_eq!(names(&ecds), 1, "the outbound's tcp_proxy");
+    s.ack(&ecds, &[TCP_PROXY]).await;
     assert!(s.quiet().await, "nothing more after the ACKs");
     let status = control.status("default.client-1").expect("status");
     assert!(status.connected);
     assert_eq!(status.acked.get(LISTENER_TYPE), Some(&lds.version_info));
 
-    // A weight change touches only the listener.
+    // A weight change touches only the tcp_proxy's extension config: the listener stays as it is.
     control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
     let update = s.next().await;
-    assert_eq!(update.type_url, LISTENER_TYPE, "only LDS changes");
-    assert_ne!(update.version_info, lds.version_info);
+    assert_eq!(update.type_url, EXTENSION_CONFIG_TYPE, "only ECDS changes");
+    assert_ne!(update.version_info, ecds.version_info);
+    assert!(s.quiet().await, "no listener, cluster or endpoint update");
     // Envoy rejects it: the error is kept and the version is never sent again.
     s.send(DiscoveryRequest {
-        type_url: LISTENER_TYPE.into(),
-        version_info: lds.version_info.clone(),
+        type_url: EXTENSION_CONFIG_TYPE.into(),
+        resource_names: vec![TCP_PROXY.into()],
+        version_info: ecds.version_info.clone(),
         response_nonce: update.nonce.clone(),
-        error_detail: Some(RpcStatus { code: 3, message: "invalid listener (test)".into(), ..RpcStatus::default() }),
+        error_detail: Some(RpcStatus { code: 3, message: "invalid tcp_proxy (test)".into(), ..RpcStatus::default() }),
         ..DiscoveryRequest::default()
     })
     .await;
     assert!(s.quiet().await, "a rejected version is not re-sent");
     let nack = control.status("default.client-1").and_then(|st| st.last_nack).expect("NACK kept");
-    assert_eq!((nack.version.as_str(), nack.error.as_str()), (update.version_info.as_str(), "invalid listener (test)"));
     assert_eq!(
-        control.status("default.client-1").and_then(|st| st.acked.get(LISTENER_TYPE).cloned()),
-        Some(lds.version_info.clone())
+        (nack.version.as_str(), nack.error.as_str()),
+        (update.version_info.as_str(), "invalid tcp_proxy (test)")
+    );
+    assert_eq!(
+        control.status("default.client-1").and_then(|st| st.acked.get(EXTENSION_CONFIG_TYPE).cloned()),
+        Some(ecds.version_info.clone())
     );
     // Unchanged resources push nothing.
     control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
@@ -168,24 +179,30 @@ async fn sotw_fetch_ack_update_nack_and_reconnect() {
     // A new config is sent.
     control.replace_resources(resources(&format!("{MESH}{}", route(20, 80))));
     let newer = s.next().await;
-    assert_eq!(newer.type_url, LISTENER_TYPE);
-    s.ack(&newer, &[]).await;
+    assert_eq!(newer.type_url, EXTENSION_CONFIG_TYPE);
+    s.ack(&newer, &[TCP_PROXY]).await;
 
-    // Removing green: listeners go first, so no listener names a cluster Envoy no longer has.
+    // Removing green: the extension config that names it goes first, then the cluster; the listener
+    // does not change at all.
     control.replace_resources(resources(&format!("{MESH}{}", route(100, 0))));
     let first = s.next().await;
     let second = s.next().await;
-    assert_eq!((first.type_url.as_str(), second.type_url.as_str()), (LISTENER_TYPE, CLUSTER_TYPE));
-    s.ack(&first, &[]).await;
+    let third = s.next().await;
+    let order = [first.type_url.as_str(), second.type_url.as_str(), third.type_url.as_str()];
+    assert_eq!(order, [EXTENSION_CONFIG_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE]);
+    assert_eq!(names(&third), 1, "the endpoints Envoy asked for, less the removed cluster's");
+    s.ack(&first, &[TCP_PROXY]).await;
     s.ack(&second, &[]).await;
-    let current_lds = first.version_info.clone();
-    let current_cds = second.version_info.clone();
+    s.ack(&third, &["blue"]).await;
+    assert!(s.quiet().await);
+    let (current_ecds, current_cds) = (first.version_info.clone(), second.version_info.clone());
     drop(s);
 
     // A reconnecting Envoy that has the current config receives nothing new.
     let mut again = Sotw::open(&address).await;
     again.request(CLUSTER_TYPE, &[], &current_cds, "", true).await;
-    again.request(LISTENER_TYPE, &[], &current_lds, "", false).await;
+    again.request(LISTENER_TYPE, &[], &lds.version_info, "", false).await;
+    again.request(EXTENSION_CONFIG_TYPE, &[TCP_PROXY], &current_ecds, "", false).await;
     assert!(again.quiet().await, "reconnect with current versions gets nothing");
 }
 
@@ -240,47 +257,56 @@ async fn delta_sends_only_changes_and_nothing_on_reconnect() {
     let lds = d.next().await;
     assert_eq!(lds.resources.len(), 2);
     d.ack(&lds).await;
+    d.send(DeltaDiscoveryRequest {
+        type_url: EXTENSION_CONFIG_TYPE.into(),
+        resource_names_subscribe: vec![TCP_PROXY.into()],
+        ..Default::default()
+    })
+    .await;
+    let ecds = d.next().await;
+    assert_eq!(ecds.resources.len(), 1);
+    d.ack(&ecds).await;
     assert!(d.quiet().await);
 
     control.replace_resources(resources(&format!("{MESH}{}", route(50, 50))));
     let update = d.next().await;
-    assert_eq!(update.type_url, LISTENER_TYPE);
-    assert_eq!(update.resources.len(), 1, "only the outbound listener changed");
-    assert_eq!(update.resources[0].name, "outbound:127.0.0.1:7200");
+    assert_eq!(update.type_url, EXTENSION_CONFIG_TYPE, "the listener is untouched");
+    assert_eq!(update.resources.len(), 1);
+    assert_eq!(update.resources[0].name, TCP_PROXY);
     d.ack(&update).await;
+    assert!(d.quiet().await);
 
     control.replace_resources(resources(&format!("{MESH}{}", route(100, 0))));
-    let lds_first = d.next().await;
+    let ecds_first = d.next().await;
     let cds_removal = d.next().await;
-    assert_eq!(lds_first.type_url, LISTENER_TYPE);
+    assert_eq!(ecds_first.type_url, EXTENSION_CONFIG_TYPE);
     assert_eq!(cds_removal.removed_resources, vec!["green".to_owned()]);
-    d.ack(&lds_first).await;
+    d.ack(&ecds_first).await;
     d.ack(&cds_removal).await;
-    let known = |r: &DeltaDiscoveryResponse| {
-        r.resources.iter().map(|x| (x.name.clone(), x.version.clone())).collect::<Vec<_>>()
-    };
-    let listener_versions = known(&lds_first);
     drop(d);
 
     // Reconnect with what Envoy holds: nothing new.
     let set = control.resources_for("default", "client-1", xds::GenerateOptions::default()).expect("resources").0;
     let versions = |list: &[xds::Resource]| list.iter().map(|r| (r.name.clone(), r.version.clone())).collect();
     let mut again = Delta::open(&address).await;
-    again
-        .send(DeltaDiscoveryRequest {
-            node: Some(node()),
-            type_url: CLUSTER_TYPE.into(),
-            initial_resource_versions: versions(&set.clusters),
-            ..Default::default()
-        })
-        .await;
-    again
-        .send(DeltaDiscoveryRequest {
-            type_url: LISTENER_TYPE.into(),
-            initial_resource_versions: versions(&set.listeners),
-            ..Default::default()
-        })
-        .await;
+    for (type_url, list, with_node) in [
+        (CLUSTER_TYPE, &set.clusters, true),
+        (LISTENER_TYPE, &set.listeners, false),
+        (EXTENSION_CONFIG_TYPE, &set.extension_configs, false),
+    ] {
+        again
+            .send(DeltaDiscoveryRequest {
+                node: with_node.then(node),
+                type_url: type_url.into(),
+                resource_names_subscribe: if type_url == EXTENSION_CONFIG_TYPE {
+                    vec![TCP_PROXY.into()]
+                } else {
+                    vec![]
+                },
+                initial_resource_versions: versions(list),
+                ..Default::default()
+            })
+            .await;
+    }
     assert!(again.quiet().await, "reconnect with current versions gets nothing");
-    assert!(listener_versions.iter().all(|(n, v)| set.listeners.iter().any(|r| &r.name == n && &r.version == v)));
 }

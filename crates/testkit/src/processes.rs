@@ -147,6 +147,11 @@ impl ProxyProcess {
         }
     }
 
+    /// Envoy's whole config dump.
+    pub fn config(&self) -> String {
+        self.admin("/config_dump").unwrap_or_default()
+    }
+
     /// The listener section of Envoy's config dump.
     pub fn listeners(&self) -> String {
         self.admin("/config_dump?resource=dynamic_listeners").unwrap_or_default()

@@ -3,7 +3,8 @@
 //! Pure: the same plan gives the same bytes.
 //!
 //! ```text
-//!  ProxyPlan ─► listeners (outbound tcp_proxy / default HTTP, inbound, gateway TCP/TLS)
+//!  ProxyPlan ─► listeners (outbound / gateway tcp_proxy through ECDS, default HTTP, inbound)
+//!            ─► extension configs (ECDS: each tcp_proxy's clusters and weights)
 //!            ─► clusters (EDS over ADS, external STATIC/STRICT_DNS, inbound STATIC)
 //!            ─► endpoints (ClusterLoadAssignment per EDS cluster)
 //!                      │ canonical bytes (sorted maps) ─► version = hash(bytes)
@@ -24,7 +25,7 @@ use policy::plan::{ClusterKind, ClusterPlan, Owner, ProxyPlan, Split};
 use policy::protocol::Protocol;
 
 pub use canonical::CanonicalError;
-pub use resources::{CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, Resource, ResourceSet};
+pub use resources::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, Resource, ResourceSet};
 
 /// What the receiving Envoy can take.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -117,14 +118,21 @@ pub fn generate_shared(
                     outbound.name
                 ));
             }
-            listeners::outbound_tcp(outbound, &splits, kafka && options.kafka_filter)
+            let (listener, config) = listeners::outbound_tcp(outbound, &splits, kafka && options.kafka_filter);
+            if let Some(config) = config {
+                set.extension_configs.push(Resource::new(config.name.clone(), EXTENSION_CONFIG_TYPE, &config)?);
+            }
+            listener
         };
         set.listeners.push(Resource::new(outbound.name.clone(), LISTENER_TYPE, &listener)?);
     }
     if let Some(gateway) = &plan.gateway {
         for listener in &gateway.listeners {
-            let l = listeners::gateway(listener, &mut set.warnings);
+            let (l, configs) = listeners::gateway(listener, &mut set.warnings);
             set.listeners.push(Resource::new(listener.name.clone(), LISTENER_TYPE, &l)?);
+            for config in configs {
+                set.extension_configs.push(Resource::new(config.name.clone(), EXTENSION_CONFIG_TYPE, &config)?);
+            }
         }
     }
     for cluster in plan.clusters.iter().filter(|c| !unsupported.contains(&c.name)) {

@@ -2,9 +2,12 @@
 //! of HTTP destinations MeshTCPRoute does not own, inbound listeners, and builtin gateway TCP/TLS
 //! listeners.
 
-use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
+use envoy_types::pb::envoy::config::core::v3::{
+    AggregatedConfigSource, ApiVersion, ConfigSource, ExtensionConfigSource, TrafficDirection, TypedExtensionConfig,
+    config_source,
+};
 use envoy_types::pb::envoy::config::listener::v3::{
-    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, listener_filter,
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, filter, listener_filter,
 };
 use envoy_types::pb::envoy::config::route::v3::{
     Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, WeightedCluster as RouteWeightedCluster, route,
@@ -105,17 +108,53 @@ fn http_connection_manager(stat_prefix: &str, route_name: &str, splits: &[Split]
     }
 }
 
+/// A `tcp_proxy` whose config Envoy fetches by name over ECDS, and that config. Where traffic goes
+/// (weights, redirect target, backends) lives in the extension config only, so changing it never
+/// changes the listener, and Envoy never drains established connections for it.
+pub fn discovered_tcp_proxy(name: String, stat_prefix: &str, splits: &[Split]) -> (Filter, TypedExtensionConfig) {
+    let filter = Filter {
+        name: name.clone(),
+        config_type: Some(filter::ConfigType::ConfigDiscovery(ExtensionConfigSource {
+            config_source: Some(ConfigSource {
+                resource_api_version: ApiVersion::V3.into(),
+                config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(AggregatedConfigSource {})),
+                ..ConfigSource::default()
+            }),
+            type_urls: vec![<TcpProxy as prost::Name>::type_url()],
+            ..ExtensionConfigSource::default()
+        })),
+    };
+    let config = TypedExtensionConfig { name, typed_config: Some(any(&tcp_proxy(stat_prefix, splits))) };
+    (filter, config)
+}
+
+/// The name of the extension config of a listener's (or a filter chain's) `tcp_proxy`.
+pub fn tcp_proxy_config_name(listener: &str, chain: Option<&str>) -> String {
+    match chain {
+        Some(host) => format!("{listener}/{host}/tcp_proxy"),
+        None => format!("{listener}/tcp_proxy"),
+    }
+}
+
 /// The outbound listener of a destination MeshTCPRoute owns: the kafka filter first for kafka
-/// destinations (when the Envoy build has it), then `tcp_proxy` unless every split was dropped.
-pub fn outbound_tcp(plan: &OutboundPlan, splits: &[Split], kafka_filter: bool) -> Listener {
+/// destinations (when the Envoy build has it), then `tcp_proxy` (through ECDS) unless every split was
+/// dropped.
+pub fn outbound_tcp(
+    plan: &OutboundPlan,
+    splits: &[Split],
+    kafka_filter: bool,
+) -> (Listener, Option<TypedExtensionConfig>) {
     let mut filters: Vec<Filter> = Vec::new();
     if kafka_filter {
         filters.push(network_filter(KAFKA_FILTER, &KafkaBroker { stat_prefix: plan.stat_prefix.clone() }));
     }
+    let mut config = None;
     if !splits.is_empty() {
-        filters.push(network_filter(TCP_PROXY, &tcp_proxy(&plan.stat_prefix, splits)));
+        let (filter, c) = discovered_tcp_proxy(tcp_proxy_config_name(&plan.name, None), &plan.stat_prefix, splits);
+        filters.push(filter);
+        config = Some(c);
     }
-    outbound_listener(plan, filters)
+    (outbound_listener(plan, filters), config)
 }
 
 /// The default HTTP listener of an HTTP destination (MeshHTTPRoute's, until MeshHTTPRoute is implemented).
@@ -161,18 +200,21 @@ pub fn inbound(inbound: &InboundPlan) -> Listener {
     }
 }
 
-/// A builtin gateway TCP or TLS listener (spec §4.10 items 3-4). TLS hosts that terminate TLS need
-/// secrets, which are not served yet: they are left out and reported.
-pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> Listener {
+/// A builtin gateway TCP or TLS listener (spec §4.10 items 3-4), its `tcp_proxy` configs through ECDS.
+/// TLS hosts that terminate TLS need secrets, which are not served yet: they are left out and reported.
+pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> (Listener, Vec<TypedExtensionConfig>) {
     let mut chains = Vec::new();
+    let mut configs = Vec::new();
     if listener.protocol == "TCP" {
         let mut splits: Vec<Split> = listener.hosts.iter().flat_map(|h| h.splits.iter().cloned()).collect();
         splits.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-        let filters = if splits.is_empty() {
-            Vec::new()
-        } else {
-            vec![network_filter(TCP_PROXY, &tcp_proxy(&listener.stat_prefix, &splits))]
-        };
+        let mut filters = Vec::new();
+        if !splits.is_empty() {
+            let name = tcp_proxy_config_name(&listener.name, None);
+            let (filter, config) = discovered_tcp_proxy(name, &listener.stat_prefix, &splits);
+            filters.push(filter);
+            configs.push(config);
+        }
         chains.push(FilterChain { filters, ..FilterChain::default() });
     } else {
         for host in &listener.hosts {
@@ -185,11 +227,13 @@ pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> Li
                 ));
                 continue;
             }
-            let filters = if host.splits.is_empty() {
-                Vec::new()
-            } else {
-                vec![network_filter(TCP_PROXY, &tcp_proxy(&listener.stat_prefix, &host.splits))]
-            };
+            let mut filters = Vec::new();
+            if !host.splits.is_empty() {
+                let name = tcp_proxy_config_name(&listener.name, Some(&host.hostname));
+                let (filter, config) = discovered_tcp_proxy(name, &listener.stat_prefix, &host.splits);
+                filters.push(filter);
+                configs.push(config);
+            }
             let server_names = if host.hostname == "*" { Vec::new() } else { vec![host.hostname.clone()] };
             chains.push(FilterChain {
                 filter_chain_match: Some(FilterChainMatch {
@@ -202,7 +246,7 @@ pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> Li
             });
         }
     }
-    Listener {
+    let l = Listener {
         name: listener.name.clone(),
         address: Some(socket_address(&listener.address, listener.port)),
         traffic_direction: TrafficDirection::Inbound.into(),
@@ -222,7 +266,8 @@ pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> Li
         },
         filter_chains: chains,
         ..Listener::default()
-    }
+    };
+    (l, configs)
 }
 
 #[cfg(test)]

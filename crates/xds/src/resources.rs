@@ -7,6 +7,13 @@ use crate::canonical::{CanonicalError, encode, to_json, type_name};
 pub const LISTENER_TYPE: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 pub const CLUSTER_TYPE: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 pub const ENDPOINT_TYPE: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+/// Extension configs (ECDS): the `TcpProxy` of each outbound and gateway filter chain.
+pub const EXTENSION_CONFIG_TYPE: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+
+/// Types Envoy subscribes to by name rather than as a whole.
+pub fn is_named_subscription(type_url: &str) -> bool {
+    type_url == ENDPOINT_TYPE || type_url == EXTENSION_CONFIG_TYPE
+}
 
 /// One Envoy resource: its name, type, canonical protobuf bytes and the hash of those bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +48,7 @@ pub struct ResourceSet {
     pub listeners: Vec<Resource>,
     pub clusters: Vec<Resource>,
     pub endpoints: Vec<Resource>,
+    pub extension_configs: Vec<Resource>,
     /// What was left out and why (on top of the plan's own warnings).
     pub warnings: Vec<String>,
 }
@@ -52,6 +60,7 @@ impl ResourceSet {
             LISTENER_TYPE => &self.listeners,
             CLUSTER_TYPE => &self.clusters,
             ENDPOINT_TYPE => &self.endpoints,
+            EXTENSION_CONFIG_TYPE => &self.extension_configs,
             _ => &[],
         }
     }
@@ -71,18 +80,20 @@ impl ResourceSet {
     }
 
     pub(crate) fn sort(&mut self) {
-        for list in [&mut self.listeners, &mut self.clusters, &mut self.endpoints] {
+        for list in [&mut self.listeners, &mut self.clusters, &mut self.endpoints, &mut self.extension_configs] {
             list.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
 
-    /// `{"listeners": [...], "clusters": [...], "endpoints": [...]}` in Envoy's canonical JSON.
+    /// `{"listeners": [...], "clusters": [...], "endpoints": [...], "extensionConfigs": [...]}` in Envoy's
+    /// canonical JSON.
     pub fn to_json(&self) -> Result<serde_json::Value, CanonicalError> {
         let list = |items: &[Resource]| items.iter().map(Resource::to_json).collect::<Result<Vec<_>, _>>();
         Ok(serde_json::json!({
             "listeners": list(&self.listeners)?,
             "clusters": list(&self.clusters)?,
             "endpoints": list(&self.endpoints)?,
+            "extensionConfigs": list(&self.extension_configs)?,
         }))
     }
 }

@@ -78,9 +78,9 @@ fn resources_match_goldens_and_are_byte_stable() {
     );
 }
 
-/// A bootstrap holding a proxy's resources as static resources; EDS clusters point at an ADS cluster that
-/// validation never contacts, and every ClusterLoadAssignment is checked as the load assignment of a
-/// static cluster of its own.
+/// A bootstrap holding a proxy's resources as static resources; EDS clusters and ECDS filters point at an
+/// ADS cluster that validation never contacts, and every ClusterLoadAssignment and extension config is
+/// checked inside a static resource of its own.
 fn bootstrap(set: &ResourceSet) -> Value {
     let rendered = set.to_json().expect("renders");
     let mut clusters = rendered["clusters"].as_array().cloned().unwrap_or_default();
@@ -97,11 +97,20 @@ fn bootstrap(set: &ResourceSet) -> Value {
             "explicitHttpConfig": {"http2ProtocolOptions": {}}}},
         "loadAssignment": {"clusterName": "ads_cluster", "endpoints": [{"lbEndpoints": [{"endpoint": {"address": {"socketAddress": {"address": "127.0.0.1", "portValue": 5678}}}}]}]}
     }));
+    // Each extension config is checked as the inline config of a listener of its own.
+    let mut listeners = rendered["listeners"].as_array().cloned().unwrap_or_default();
+    for (i, config) in rendered["extensionConfigs"].as_array().into_iter().flatten().enumerate() {
+        listeners.push(json!({
+            "name": format!("ecds-check-{i}"),
+            "address": {"socketAddress": {"address": "127.0.0.1", "portValue": 20000 + i}},
+            "filterChains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typedConfig": config["typedConfig"]}]}],
+        }));
+    }
     json!({
         "node": {"id": "validate.proxy", "cluster": "validate"},
         "dynamicResources": {"adsConfig": {"apiType": "GRPC", "transportApiVersion": "V3",
             "grpcServices": [{"envoyGrpc": {"clusterName": "ads_cluster"}}]}},
-        "staticResources": {"listeners": rendered["listeners"], "clusters": clusters},
+        "staticResources": {"listeners": listeners, "clusters": clusters},
     })
 }
 

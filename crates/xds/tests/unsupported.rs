@@ -29,7 +29,9 @@ fn cross_mesh_backends_are_left_out_and_the_rest_keeps_working() {
     ));
     assert!(set.warnings.iter().any(|w| w.contains("cross-mesh traffic")), "{:?}", set.warnings);
     assert!(set.clusters.iter().all(|c| !c.name.ends_with("_other")));
-    let outbound = set.listeners.iter().find(|l| l.name == "outbound:127.0.0.1:10001").expect("listener kept");
-    let json = outbound.to_json().expect("json").to_string();
+    assert!(set.listeners.iter().any(|l| l.name == "outbound:127.0.0.1:10001"), "listener kept");
+    let config =
+        set.extension_configs.iter().find(|c| c.name == "outbound:127.0.0.1:10001/tcp_proxy").expect("tcp_proxy");
+    let json = config.to_json().expect("json").to_string();
     assert!(json.contains("\"cluster\":\"backend\""), "only the local backend remains: {json}");
 }
