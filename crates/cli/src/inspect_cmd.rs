@@ -35,7 +35,7 @@ pub fn read_resources(paths: &[String]) -> Result<Vec<model::Resource>, String> 
 }
 
 /// Splits `MESH/NAME`; a bare name is looked up in every mesh.
-pub fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(String, String), String> {
+fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(String, String), String> {
     let (mesh, name) = match wanted.split_once('/') {
         Some((m, n)) => (Some(m), n),
         None => (None, wanted),
@@ -52,25 +52,29 @@ pub fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(St
     }
 }
 
-pub fn run_rules(paths: &[String], dataplane: &str, format: OutputFormat, shadow: bool) -> ExitCode {
-    let resources = match read_resources(paths) {
-        Ok(r) => r,
-        Err(problems) => {
-            eprintln!("{problems}");
-            return ExitCode::from(2);
-        }
-    };
-    let (mesh, name) = match find_dataplane(&resources, dataplane) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("meshroute: {e}");
-            return ExitCode::from(1);
-        }
-    };
+/// The snapshot of the mesh of a Dataplane named on the command line, and its name; or the exit code
+/// after saying what is wrong. Snapshot warnings (left-out resources) are printed.
+pub fn load_snapshot(paths: &[String], dataplane: &str) -> Result<(policy::MeshSnapshot, String), ExitCode> {
+    let resources = read_resources(paths).map_err(|problems| {
+        eprintln!("{problems}");
+        ExitCode::from(2)
+    })?;
+    let (mesh, name) = find_dataplane(&resources, dataplane).map_err(|e| {
+        eprintln!("meshroute: {e}");
+        ExitCode::from(1)
+    })?;
     let snapshot = policy::MeshSnapshot::build(&mesh, resources);
     for warning in &snapshot.warnings {
         eprintln!("meshroute: warning: {warning}");
     }
+    Ok((snapshot, name))
+}
+
+pub fn run_rules(paths: &[String], dataplane: &str, format: OutputFormat, shadow: bool) -> ExitCode {
+    let (snapshot, name) = match load_snapshot(paths, dataplane) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
     match policy::plan_proxy_detailed(&snapshot, &name, policy::PlanOptions { include_shadow: shadow }) {
         Ok(planned) => {
             print!("{}", render(&policy::inspect::rules_view(&snapshot, &planned), format));

@@ -41,13 +41,8 @@ enum Command {
     /// Print the Envoy resources meshroute sends a Dataplane, offline from resource files:
     /// `{"listeners": [...], "clusters": [...], "endpoints": [...]}` in Envoy's canonical JSON.
     Render {
-        #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
-        paths: Vec<String>,
-        /// The Dataplane, as NAME or MESH/NAME.
-        #[arg(long)]
-        dataplane: String,
-        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
-        output: output::OutputFormat,
+        #[command(flatten)]
+        source: DataplaneSource,
         /// The Envoy build has contrib extensions (emit the kafka_broker filter for kafka destinations).
         #[arg(long)]
         envoy_contrib: bool,
@@ -98,19 +93,26 @@ enum Command {
     },
 }
 
+/// A Dataplane among resource files, and how to print what is computed for it.
+#[derive(clap::Args)]
+struct DataplaneSource {
+    /// Files, folders or `-` holding the mesh's resources (Mesh, Dataplanes, services, policies).
+    #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
+    paths: Vec<String>,
+    /// The Dataplane, as NAME or MESH/NAME.
+    #[arg(long)]
+    dataplane: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    output: output::OutputFormat,
+}
+
 #[derive(Subcommand)]
 enum InspectCommand {
     /// The MeshTCPRoutes matched to a Dataplane in priority order, the merged rule of each destination with
     /// its origins (Kuma's `_rules` and `_routes` shapes), the resulting splits and warnings.
     Rules {
-        /// Files, folders or `-` holding the mesh's resources (Mesh, Dataplanes, services, policies).
-        #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
-        paths: Vec<String>,
-        /// The Dataplane, as NAME or MESH/NAME.
-        #[arg(long)]
-        dataplane: String,
-        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
-        output: output::OutputFormat,
+        #[command(flatten)]
+        source: DataplaneSource,
         /// Include policies labelled kuma.io/effect: shadow.
         #[arg(long)]
         shadow: bool,
@@ -144,11 +146,11 @@ fn main() -> ExitCode {
             envoy_contrib,
             log_level: envoy_log_level,
         }),
-        Command::Render { paths, dataplane, output, envoy_contrib } => {
-            render_cmd::run(&paths, &dataplane, output, envoy_contrib)
+        Command::Render { source, envoy_contrib } => {
+            render_cmd::run(&source.paths, &source.dataplane, source.output, envoy_contrib)
         }
-        Command::Inspect { what: InspectCommand::Rules { paths, dataplane, output, shadow } } => {
-            inspect_cmd::run_rules(&paths, &dataplane, output, shadow)
+        Command::Inspect { what: InspectCommand::Rules { source, shadow } } => {
+            inspect_cmd::run_rules(&source.paths, &source.dataplane, source.output, shadow)
         }
     }
 }

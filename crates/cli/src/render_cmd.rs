@@ -2,25 +2,14 @@
 
 use std::process::ExitCode;
 
-use crate::inspect_cmd::{find_dataplane, read_resources};
+use crate::inspect_cmd::load_snapshot;
 use crate::output::{OutputFormat, render};
 
 pub fn run(paths: &[String], dataplane: &str, format: OutputFormat, envoy_contrib: bool) -> ExitCode {
-    let resources = match read_resources(paths) {
-        Ok(r) => r,
-        Err(problems) => {
-            eprintln!("{problems}");
-            return ExitCode::from(2);
-        }
+    let (snapshot, name) = match load_snapshot(paths, dataplane) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
-    let (mesh, name) = match find_dataplane(&resources, dataplane) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("meshroute: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let snapshot = policy::MeshSnapshot::build(&mesh, resources);
     let plan = match policy::plan_proxy(&snapshot, &name, policy::PlanOptions::default()) {
         Ok(plan) => plan,
         Err(e) => {
@@ -35,7 +24,7 @@ pub fn run(paths: &[String], dataplane: &str, format: OutputFormat, envoy_contri
             return ExitCode::from(1);
         }
     };
-    for warning in snapshot.warnings.iter().chain(&plan.warnings).chain(&set.warnings) {
+    for warning in plan.warnings.iter().chain(&set.warnings) {
         eprintln!("meshroute: warning: {warning}");
     }
     match set.to_json() {

@@ -21,7 +21,12 @@ fn renders_sorted_envoy_resources_in_canonical_json() {
     sorted.sort();
     assert_eq!(clusters, sorted, "sorted by name");
     assert_eq!(names("endpoints", "clusterName").len(), 2);
-    let tcp_proxy = &v["listeners"][1]["filterChains"][0]["filters"][0]["typedConfig"];
+    // The listener names its tcp_proxy; the config itself is an extension config (ECDS).
+    let filter = &v["listeners"][1]["filterChains"][0]["filters"][0];
+    assert_eq!(filter["name"], "outbound:127.0.0.1:10001/tcp_proxy");
+    assert!(filter["configDiscovery"]["configSource"]["ads"].is_object());
+    assert_eq!(v["extensionConfigs"][0]["name"], "outbound:127.0.0.1:10001/tcp_proxy");
+    let tcp_proxy = &v["extensionConfigs"][0]["typedConfig"];
     assert_eq!(tcp_proxy["@type"], "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy");
     assert_eq!(tcp_proxy["statPrefix"], "backend");
     assert_eq!(tcp_proxy["weightedClusters"]["clusters"][0]["weight"], 90);

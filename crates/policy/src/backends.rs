@@ -10,7 +10,7 @@ use model::kri::Kri;
 use model::resource::Resource;
 use model::{BackendRef, Tags, TargetRefKind};
 
-use crate::names::{legacy_destination_name, subset_cluster_name};
+use crate::names::{real_destination_name, subset_cluster_name};
 use crate::plan::{ClusterKind, ClusterPlan, Split};
 use crate::rules::{kri_for_name, resource_kind};
 use crate::snapshot::{Endpoint, MeshSnapshot, RealPort, find_port};
@@ -148,14 +148,7 @@ fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
     if endpoints.is_empty() {
         return Err(format!("backend {kri}: no ready endpoints; left out of the split"));
     }
-    let service = legacy_destination_name(
-        &resource.meta.mesh,
-        resource.display_name(),
-        resource.namespace(),
-        resource.zone(),
-        resource.kind().descriptor().short_name,
-        port.number,
-    );
+    let service = real_destination_name(resource, port.number);
     let mut tags = Tags::new();
     tags.insert(SERVICE_TAG.to_owned(), service.clone());
     let kind =
@@ -229,14 +222,7 @@ pub fn gateway_destination_tags(snap: &MeshSnapshot, backend: &Backend, b: &Back
     match backend {
         Backend::Real { kri, .. } => {
             let (resource, port) = lookup_real(snap, kri).ok()?;
-            let service = legacy_destination_name(
-                &resource.meta.mesh,
-                resource.display_name(),
-                resource.namespace(),
-                resource.zone(),
-                resource.kind().descriptor().short_name,
-                port.number,
-            );
+            let service = real_destination_name(resource, port.number);
             tags.insert(SERVICE_TAG.to_owned(), service);
         }
         Backend::Legacy { name, .. } => match b.kind {

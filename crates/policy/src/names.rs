@@ -32,6 +32,18 @@ pub fn legacy_destination_name(mesh: &str, name: &str, namespace: &str, zone: &s
     format!("{mesh}_{name}_{namespace}_{zone}_{short}_{port}")
 }
 
+/// The legacy destination name of a port of a real resource.
+pub fn real_destination_name(resource: &model::Resource, port: u32) -> String {
+    legacy_destination_name(
+        &resource.meta.mesh,
+        resource.display_name(),
+        resource.namespace(),
+        resource.zone(),
+        resource.kind().descriptor().short_name,
+        port,
+    )
+}
+
 /// `host:port`, with IPv6 addresses bracketed.
 pub fn host_port(address: &str, port: u32) -> String {
     if address.contains(':') { format!("[{address}]:{port}") } else { format!("{address}:{port}") }

@@ -9,7 +9,7 @@ use model::resource::Resource;
 use model::{BackendRef, Tags, TargetRefKind};
 
 use crate::backends::{Backend, ClusterRegistry, make_splits, resolve_backend};
-use crate::names::{legacy_destination_name, outbound_listener_name, sanitize_stat_prefix};
+use crate::names::{outbound_listener_name, real_destination_name, sanitize_stat_prefix};
 use crate::plan::{AppliedRoute, OutboundPlan, Owner};
 use crate::protocol::Protocol;
 use crate::rules::{Origin, ToRules, kri_for_name, resource_kind};
@@ -172,14 +172,7 @@ fn real_destination(snap: &MeshSnapshot, dp: &Resource, backend: &OutboundBacken
     };
     let mut kri: Kri = resource.kri("").parse().ok()?;
     kri.section.clone_from(&port.section);
-    let service = legacy_destination_name(
-        &resource.meta.mesh,
-        resource.display_name(),
-        resource.namespace(),
-        resource.zone(),
-        kind.descriptor().short_name,
-        port.number,
-    );
+    let service = real_destination_name(resource, port.number);
     Some(Destination::Real { kri, service, protocol: port.protocol })
 }
 

@@ -62,6 +62,12 @@ pub struct RouteTo {
     pub(crate) resolved: Vec<Resolved>,
 }
 
+impl RouteTo {
+    fn new(target: TargetRef, backend_refs: Vec<BackendRef>) -> Self {
+        Self { target, backend_refs: backend_refs.into(), subset: None, resolved: Vec::new() }
+    }
+}
+
 /// An interned legacy tag subset.
 pub(crate) type SubsetId = usize;
 
@@ -191,9 +197,7 @@ impl MeshSnapshot {
                         };
                         let protocol = inbound.tags.get(PROTOCOL_TAG).map_or(Protocol::Unknown, |p| Protocol::parse(p));
                         protocols.entry(service.clone()).or_default().push(protocol);
-                        let ready = inbound.health.as_ref().is_none_or(|h| h.ready)
-                            && inbound.state.is_none_or(|s| s == InboundState::Ready);
-                        if ready {
+                        if inbound_ready(inbound) {
                             let address = inbound
                                 .address
                                 .clone()
@@ -225,11 +229,8 @@ impl MeshSnapshot {
                     .to
                     .iter()
                     .flatten()
-                    .map(|t| RouteTo {
-                        target: t.target_ref.clone(),
-                        backend_refs: t.effective_rule().conf.backend_refs.unwrap_or_default().into(),
-                        subset: None,
-                        resolved: Vec::new(),
+                    .map(|t| {
+                        RouteTo::new(t.target_ref.clone(), t.effective_rule().conf.backend_refs.unwrap_or_default())
                     })
                     .collect();
                 if let Some(p) = route_policy(&resource, spec.target_ref.as_ref(), to) {
@@ -237,17 +238,7 @@ impl MeshSnapshot {
                 }
             }
             Spec::MeshHttpRoute(spec) => {
-                let to = spec
-                    .to
-                    .iter()
-                    .flatten()
-                    .map(|t| RouteTo {
-                        target: t.target_ref.clone(),
-                        backend_refs: Arc::from([]),
-                        subset: None,
-                        resolved: Vec::new(),
-                    })
-                    .collect();
+                let to = spec.to.iter().flatten().map(|t| RouteTo::new(t.target_ref.clone(), Vec::new())).collect();
                 if let Some(p) = route_policy(&resource, spec.target_ref.as_ref(), to) {
                     self.http_routes.push(p);
                 }
@@ -368,9 +359,7 @@ impl MeshSnapshot {
                     Some(PortTarget::Number(n)) => inbound.port == *n,
                     None => inbound.port == port.number,
                 };
-                let ready = inbound.health.as_ref().is_none_or(|h| h.ready)
-                    && inbound.state.is_none_or(|s| s == InboundState::Ready);
-                if selected && lands && ready && (dp_name.is_some() || !selector_tags.is_empty()) {
+                if selected && lands && inbound_ready(inbound) && (dp_name.is_some() || !selector_tags.is_empty()) {
                     let address = inbound.address.clone().unwrap_or_else(|| net.address.clone());
                     out.push(Endpoint { address, port: inbound.port, weight: 1, tags: inbound.tags.clone() });
                 }
@@ -406,6 +395,11 @@ fn rank_policies(policies: &mut [RoutePolicy]) {
     for (rank, index) in order.into_iter().enumerate() {
         policies[index].rank = rank;
     }
+}
+
+/// An inbound takes traffic unless its health says not ready or its state is NotReady or Ignored.
+fn inbound_ready(inbound: &model::kinds::dataplane::Inbound) -> bool {
+    inbound.health.as_ref().is_none_or(|h| h.ready) && inbound.state.is_none_or(|s| s == InboundState::Ready)
 }
 
 fn route_policy(resource: &Arc<Resource>, top: Option<&TargetRef>, to: Vec<RouteTo>) -> Option<RoutePolicy> {
