@@ -11,11 +11,13 @@ pub fn find(explicit: Option<PathBuf>) -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("ENVOY_BIN").map(PathBuf::from).filter(|p| p.is_file()) {
         return Some(bin);
     }
+    // A script on PATH (a pyenv shim, the package's console script) only execs the binary the package
+    // holds: go to that binary directly.
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|dir| dir.join("envoy"))
-        .find(|p| p.is_file());
+        .find(|p| p.is_file() && !is_script(p));
     if on_path.is_some() {
         return on_path;
     }
@@ -23,4 +25,10 @@ pub fn find(explicit: Option<PathBuf>) -> Option<PathBuf> {
     let out = Command::new("python3").args(["-c", script]).output().ok()?;
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     path.is_file().then_some(path)
+}
+
+fn is_script(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok_and(|()| &head == b"#!")
 }
