@@ -50,15 +50,25 @@ enum Command {
     /// Run the control plane: serve ADS to Envoy proxies from a folder of resource files, re-read when
     /// they change.
     Run {
-        /// The folder of resource files (.yaml, .yml, .json).
+        /// Declarative mode: serve the resource files of this folder (.yaml, .yml, .json), re-read when
+        /// they change, instead of the store (no HTTP API).
         #[arg(long, env = "MESHROUTE_RESOURCES")]
-        resources: PathBuf,
-        /// The address the dataplane server listens on.
+        resources: Option<PathBuf>,
+        /// Where the embedded store keeps its data (default: the user's data directory).
+        #[arg(long, env = "MESHROUTE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The store: sqlite (embedded, durable) or memory (lost on exit).
+        #[arg(long, env = "MESHROUTE_STORE", value_enum, default_value = "sqlite")]
+        store: run_cmd::StoreKind,
+        /// The address the dataplane server and the API listen on.
         #[arg(long, env = "MESHROUTE_ADDRESS", default_value = "127.0.0.1")]
         address: String,
         /// The dataplane server port (ADS).
         #[arg(long, env = "MESHROUTE_DP_SERVER_PORT", default_value_t = 5678)]
         dp_server_port: u16,
+        /// The HTTP API port.
+        #[arg(long, env = "MESHROUTE_API_PORT", default_value_t = 5681)]
+        api_port: u16,
     },
     /// Run Envoy for a Dataplane, as kuma-dp does: bootstrap to the control plane, Envoy as a child.
     Proxy {
@@ -124,8 +134,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { paths } => validate_cmd::run(&paths),
         Command::Schema { kind } => print_schema(&kind),
-        Command::Run { resources, address, dp_server_port } => {
-            run_cmd::run(run_cmd::RunArgs { resources, address, dp_server_port })
+        Command::Run { resources, data_dir, store, address, dp_server_port, api_port } => {
+            run_cmd::run(run_cmd::RunArgs { resources, data_dir, store, address, dp_server_port, api_port })
         }
         Command::Proxy {
             cp_address,

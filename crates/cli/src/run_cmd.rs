@@ -1,53 +1,109 @@
-//! `meshroute run`: the control plane, serving ADS to Envoy from a folder of resource files.
+//! `meshroute run`: the control plane. ADS for Envoy on the dataplane server port and, with the store,
+//! the HTTP API; or, in declarative mode, ADS from a folder of resource files.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Memory,
+}
+
 pub struct RunArgs {
-    pub resources: PathBuf,
+    pub resources: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub store: StoreKind,
     pub address: String,
     pub dp_server_port: u16,
+    pub api_port: u16,
+}
+
+/// `$XDG_DATA_HOME/meshroute`, else `~/.local/share/meshroute`.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("meshroute")
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("meshroute: {message}");
+    ExitCode::from(code)
+}
+
+async fn listen(address: &str, port: u16) -> Result<tokio::net::TcpListener, String> {
+    let socket: SocketAddr =
+        format!("{address}:{port}").parse().map_err(|e| format!("bad address {address}:{port}: {e}"))?;
+    tokio::net::TcpListener::bind(socket).await.map_err(|e| format!("cannot listen on {socket}: {e}"))
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
     crate::logging::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("meshroute: cannot start: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail(1, &format!("cannot start: {e}")),
     };
     runtime.block_on(async move {
-        if !args.resources.is_dir() {
-            eprintln!("meshroute: --resources {}: not a folder", args.resources.display());
-            return ExitCode::from(2);
-        }
-        let address: SocketAddr = match format!("{}:{}", args.address, args.dp_server_port).parse() {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("meshroute: bad address {}:{}: {e}", args.address, args.dp_server_port);
-                return ExitCode::from(2);
-            }
-        };
-        let listener = match tokio::net::TcpListener::bind(address).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("meshroute: cannot listen on {address}: {e}");
-                return ExitCode::from(1);
-            }
-        };
         let control = server::ControlPlane::new();
-        tokio::spawn(server::files::watch(control.clone(), args.resources.clone(), Duration::from_millis(250)));
-        tracing::info!("dataplane server (ADS) on {address}, resources from {}", args.resources.display());
-        match server::serve_ads(control, listener, crate::logging::shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("meshroute: ADS server failed: {e}");
-                ExitCode::from(1)
+        let ads = match listen(&args.address, args.dp_server_port).await {
+            Ok(l) => l,
+            Err(e) => return fail(1, &e),
+        };
+        if let Some(dir) = &args.resources {
+            if !dir.is_dir() {
+                return fail(2, &format!("--resources {}: not a folder", dir.display()));
             }
+            tokio::spawn(server::files::watch(control.clone(), dir.clone(), Duration::from_millis(250)));
+            tracing::info!(
+                "dataplane server (ADS) on {}:{}, resources from {}",
+                args.address,
+                args.dp_server_port,
+                dir.display()
+            );
+        } else {
+            let store: Arc<dyn store::Store> = match args.store {
+                StoreKind::Memory => Arc::new(store::MemoryStore::new()),
+                StoreKind::Sqlite => {
+                    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+                    if let Err(e) = std::fs::create_dir_all(&dir) {
+                        return fail(1, &format!("--data-dir {}: {e}", dir.display()));
+                    }
+                    match store::SqliteStore::open(&dir.join("meshroute.db")).await {
+                        Ok(s) => Arc::new(s),
+                        Err(e) => return fail(1, &format!("cannot open the store in {}: {e}", dir.display())),
+                    }
+                }
+            };
+            if let Err(e) = server::reconcile::ensure_default_mesh(store.as_ref()).await {
+                return fail(1, &format!("cannot create the default mesh: {e}"));
+            }
+            tokio::spawn(server::reconcile::run(store.clone(), control.clone()));
+            let api = match listen(&args.address, args.api_port).await {
+                Ok(l) => l,
+                Err(e) => return fail(1, &e),
+            };
+            let api_state = server::api::Api { store, control: control.clone(), read_only: false };
+            tokio::spawn(async move {
+                if let Err(e) = server::serve_api(api_state, api, crate::logging::shutdown_signal()).await {
+                    tracing::error!("API server failed: {e}");
+                }
+            });
+            tracing::info!(
+                "API on {}:{}, dataplane server (ADS) on {}:{}",
+                args.address,
+                args.api_port,
+                args.address,
+                args.dp_server_port
+            );
+        }
+        match server::serve_ads(control, ads, crate::logging::shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, &format!("ADS server failed: {e}")),
         }
     })
 }

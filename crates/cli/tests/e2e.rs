@@ -280,3 +280,45 @@ fn traffic_shifts_never_drop_established_connections() {
         assert_eq!(listener_identity(&proxy), listener, "after {what}, the listener is the one Envoy had");
     }
 }
+
+/// A YAML resource as the API's JSON body.
+fn to_json(yaml: &str) -> String {
+    let resource = model::parse_resources(yaml).expect("yaml").remove(0).expect("valid").resource;
+    model::to_universal(&resource).to_string()
+}
+
+#[test]
+fn the_split_works_through_the_http_api() {
+    let (_blue, _green, blue_dp, green_dp) = backends();
+    let cp = ControlPlaneProcess::start_with_api(meshroute());
+    let api = cp.api_port.expect("API");
+    let put = |path: &str, yaml: &str| {
+        let (status, body) = testkit::http::json(api, "PUT", path, &to_json(yaml));
+        assert!(status == 200 || status == 201, "PUT {path}: {status} {body}");
+    };
+    put("/meshes/default/dataplanes/blue-1", &blue_dp);
+    put("/meshes/default/dataplanes/green-1", &green_dp);
+    put("/meshes/default/meshtcproutes/split", &split(90, 10));
+    let outbound = free_port();
+    let proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
+    wait_ready(outbound);
+    assert!(eventually(Duration::from_secs(10), || proxy.config().contains("\"weight\": 90")), "90/10 applied");
+    let counts = tally(outbound, 600);
+    assert_share(&counts, "blue", 90.0);
+
+    put("/meshes/default/meshtcproutes/split", &split(50, 50));
+    assert!(eventually(Duration::from_secs(10), || proxy.config().contains("\"weight\": 50")), "50/50 applied");
+    assert_share(&tally(outbound, 1000), "blue", 50.0);
+
+    // The proxy's status is visible through the API.
+    let (status, xds) = testkit::http::json(api, "GET", "/meshes/default/dataplanes/client-1/_xds", "");
+    assert_eq!((status, xds["connected"].as_bool()), (200, Some(true)), "{xds}");
+    assert!(xds["acked"].as_object().is_some_and(|a| a.len() >= 3), "{xds}");
+
+    let (status, _) = testkit::http::json(api, "DELETE", "/meshes/default/meshtcproutes/split", "");
+    assert_eq!(status, 200);
+    assert!(
+        eventually(Duration::from_secs(10), || tally(outbound, 10).get("blue") == Some(&10)),
+        "default route restored"
+    );
+}

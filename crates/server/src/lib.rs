@@ -9,11 +9,13 @@
 //! ```
 
 pub mod ads;
+pub mod api;
 pub mod bootstrap;
 pub mod control;
 pub mod delta;
 pub mod envoy;
 pub mod files;
+pub mod reconcile;
 pub mod sotw;
 
 use std::future::Future;
@@ -53,4 +55,13 @@ pub async fn serve_ads(
         .add_service(ads::Ads::service(control))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await
+}
+
+/// Serves the HTTP API on `listener` until `shutdown` completes.
+pub async fn serve_api(
+    api: api::Api,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::router(api)).with_graceful_shutdown(shutdown).await
 }

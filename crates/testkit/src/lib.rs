@@ -10,4 +10,5 @@
 pub mod echo;
 pub mod envoy;
 pub mod golden;
+pub mod http;
 pub mod processes;

@@ -41,10 +41,12 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// `meshroute run --resources <dir>` on a free port.
+/// `meshroute run` on free ports: from a resources folder, or from a memory store behind the HTTP API.
 pub struct ControlPlaneProcess {
     child: Child,
     pub port: u16,
+    /// The HTTP API port (store mode only).
+    pub api_port: Option<u16>,
     pub dir: PathBuf,
     log: PathBuf,
 }
@@ -66,6 +68,7 @@ impl ControlPlaneProcess {
                 .spawn()
                 .expect("meshroute run starts"),
             port,
+            api_port: None,
             dir,
             log,
         };
@@ -73,6 +76,34 @@ impl ControlPlaneProcess {
         assert!(
             eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
             "the control plane did not listen on {port}"
+        );
+        cp
+    }
+
+    /// Starts a control plane on a memory store, with its HTTP API.
+    pub fn start_with_api(meshroute: &Path) -> Self {
+        let (port, api_port) = (free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let log = dir.join("control-plane.log");
+        let child = Command::new(meshroute)
+            .args([
+                "run",
+                "--store",
+                "memory",
+                "--dp-server-port",
+                &port.to_string(),
+                "--api-port",
+                &api_port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("meshroute run starts");
+        let cp = Self { child, port, api_port: Some(api_port), dir, log };
+        assert!(
+            eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", api_port)).is_ok()),
+            "the API did not listen on {api_port}"
         );
         cp
     }
@@ -165,7 +196,7 @@ impl Drop for ProxyProcess {
 }
 
 /// Decodes an HTTP/1.1 chunked body.
-fn dechunk(mut body: &str) -> String {
+pub fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
         let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
