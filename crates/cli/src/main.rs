@@ -7,6 +7,7 @@
 //!                                  files ─► policy::MeshSnapshot ─► plan ─► Kuma-shaped inspect view
 //! ```
 
+mod api_cmds;
 mod inputs;
 mod inspect_cmd;
 mod logging;
@@ -96,7 +97,42 @@ enum Command {
         #[arg(long, default_value = "warning")]
         envoy_log_level: String,
     },
-    /// Explain what applies to a proxy, offline from resource files.
+    /// Create or update resources on a control plane (files, folders or `-`).
+    Apply {
+        #[command(flatten)]
+        api: ApiTarget,
+        #[arg(short = 'f', long = "file", required = true, num_args = 1..)]
+        paths: Vec<String>,
+        /// Print what would be applied, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace `{{ key }}` in the files with a value.
+        #[arg(short = 'v', long = "var")]
+        vars: Vec<String>,
+    },
+    /// List resources of a type, or show one.
+    Get {
+        #[command(flatten)]
+        api: ApiTarget,
+        /// A type: MeshTCPRoute, meshtcproutes, mtcpr, dataplanes, meshes, ...
+        kind: String,
+        name: Option<String>,
+        #[arg(short = 'm', long, default_value = "default")]
+        mesh: String,
+        /// table (default), yaml or json.
+        #[arg(short = 'o', long = "output", value_enum)]
+        output: Option<output::OutputFormat>,
+    },
+    /// Delete a resource.
+    Delete {
+        #[command(flatten)]
+        api: ApiTarget,
+        kind: String,
+        name: String,
+        #[arg(short = 'm', long, default_value = "default")]
+        mesh: String,
+    },
+    /// Explain what applies to a proxy: offline from files (`rules`) or from a control plane.
     Inspect {
         #[command(subcommand)]
         what: InspectCommand,
@@ -116,6 +152,22 @@ struct DataplaneSource {
     output: output::OutputFormat,
 }
 
+/// The control plane's HTTP API.
+#[derive(clap::Args)]
+struct ApiTarget {
+    #[arg(long, env = "MESHROUTE_API_ADDRESS", default_value = "http://localhost:5681")]
+    cp_address: String,
+    /// Seconds to wait for the control plane.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+impl ApiTarget {
+    fn target(&self) -> api_cmds::Target {
+        api_cmds::Target { cp_address: self.cp_address.clone(), timeout: std::time::Duration::from_secs(self.timeout) }
+    }
+}
+
 #[derive(Subcommand)]
 enum InspectCommand {
     /// The MeshTCPRoutes matched to a Dataplane in priority order, the merged rule of each destination with
@@ -126,6 +178,36 @@ enum InspectCommand {
         /// Include policies labelled kuma.io/effect: shadow.
         #[arg(long)]
         shadow: bool,
+    },
+    /// Every Dataplane of a mesh with its xDS connection status.
+    Dataplanes {
+        #[command(flatten)]
+        api: ApiTarget,
+        #[arg(short = 'm', long, default_value = "default")]
+        mesh: String,
+    },
+    /// One Dataplane: its rules, the Envoy config sent, or its xDS status.
+    Dataplane {
+        #[command(flatten)]
+        api: ApiTarget,
+        name: String,
+        #[arg(short = 'm', long, default_value = "default")]
+        mesh: String,
+        /// rules (or policies), config, xds.
+        #[arg(long = "type", default_value = "rules")]
+        view: String,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+        output: output::OutputFormat,
+    },
+    /// The Dataplanes a MeshTCPRoute affects.
+    Meshtcproute {
+        #[command(flatten)]
+        api: ApiTarget,
+        name: String,
+        #[arg(short = 'm', long, default_value = "default")]
+        mesh: String,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+        output: output::OutputFormat,
     },
 }
 
@@ -158,6 +240,20 @@ fn main() -> ExitCode {
         }),
         Command::Render { source, envoy_contrib } => {
             render_cmd::run(&source.paths, &source.dataplane, source.output, envoy_contrib)
+        }
+        Command::Apply { api, paths, dry_run, vars } => api_cmds::apply(&api.target(), &paths, dry_run, &vars),
+        Command::Get { api, kind, name, mesh, output } => {
+            api_cmds::get(&api.target(), &kind, name.as_deref(), &mesh, output)
+        }
+        Command::Delete { api, kind, name, mesh } => api_cmds::delete(&api.target(), &kind, &name, &mesh),
+        Command::Inspect { what: InspectCommand::Dataplanes { api, mesh } } => {
+            api_cmds::inspect_dataplanes(&api.target(), &mesh)
+        }
+        Command::Inspect { what: InspectCommand::Dataplane { api, name, mesh, view, output } } => {
+            api_cmds::inspect_dataplane(&api.target(), &name, &mesh, &view, output)
+        }
+        Command::Inspect { what: InspectCommand::Meshtcproute { api, name, mesh, output } } => {
+            api_cmds::inspect_policy(&api.target(), "meshtcproutes", &name, &mesh, output)
         }
         Command::Inspect { what: InspectCommand::Rules { source, shadow } } => {
             inspect_cmd::run_rules(&source.paths, &source.dataplane, source.output, shadow)

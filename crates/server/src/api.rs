@@ -39,6 +39,7 @@ pub fn router(api: Api) -> Router {
         .route("/meshes/{mesh}/{path}/{name}", get(get_in_mesh).put(put_in_mesh).delete(delete_in_mesh))
         .route("/meshes/{mesh}/dataplanes/{name}/{view}", get(inspect_dataplane))
         .route("/meshes/{mesh}/dataplanes/{name}/_outbounds/{kri}/_routes", get(inspect_routes))
+        .route("/meshes/{mesh}/{path}/{name}/_resources/dataplanes", get(affected_dataplanes))
         .route("/{path}", get(list_everywhere))
         .with_state(api)
 }
@@ -425,4 +426,29 @@ async fn inspect_routes(State(api): State<Api>, Path((mesh, name, kri)): Path<(S
     let planned = policy::plan_proxy_detailed(&snapshot, &name, policy::PlanOptions::default())
         .map_err(|_| ApiError::not_found("Could not retrieve Dataplane"))?;
     ok(StatusCode::OK, policy::inspect::routes_view(&snapshot, &planned, &kri))
+}
+
+/// The Dataplanes a policy applies to: `{total, items: [{type, mesh, name, labels}]}`.
+async fn affected_dataplanes(
+    State(api): State<Api>,
+    Path((mesh, path, name)): Path<(String, String, String)>,
+) -> Reply {
+    let kind = kind_at(&path)?;
+    if !kind.descriptor().is_policy {
+        return Err(ApiError::not_found("Could not find the resource type"));
+    }
+    let snapshot = api.control.snapshot(&mesh).ok_or_else(|| ApiError::not_found("Failed to retrieve Mesh"))?;
+    let policies = if kind == Kind::MeshTcpRoute { &snapshot.tcp_routes } else { &snapshot.http_routes };
+    let Some(index) = policies.iter().position(|p| p.resource.meta.name == name) else {
+        return Err(ApiError::not_found("Could not retrieve a resource"));
+    };
+    let mut items = Vec::new();
+    for (dp_name, dp) in &snapshot.dataplanes {
+        let Some(proxy) = policy::selection::Proxy::new(&snapshot, dp) else { continue };
+        let matched = policy::selection::match_policies(&snapshot, policies, &proxy, false);
+        if matched.iter().any(|m| m.index == index) {
+            items.push(json!({"type": "Dataplane", "mesh": mesh, "name": dp_name, "labels": dp.meta.labels}));
+        }
+    }
+    ok(StatusCode::OK, json!({ "total": items.len(), "items": items }))
 }

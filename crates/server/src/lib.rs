@@ -11,6 +11,7 @@
 pub mod ads;
 pub mod api;
 pub mod bootstrap;
+pub mod client;
 pub mod control;
 pub mod delta;
 pub mod envoy;

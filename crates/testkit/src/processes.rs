@@ -172,7 +172,7 @@ impl ProxyProcess {
         let response = String::from_utf8_lossy(&response).into_owned();
         let (head, body) = response.split_once("\r\n\r\n")?;
         if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            Some(dechunk(body))
+            Some(server::client::dechunk(body))
         } else {
             Some(body.to_owned())
         }
@@ -193,20 +193,6 @@ impl Drop for ProxyProcess {
     fn drop(&mut self) {
         terminate(&mut self.child);
     }
-}
-
-/// Decodes an HTTP/1.1 chunked body.
-pub fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Opens `n` connections to `port` and counts which server answered each (`<none>` for none).
