@@ -8,6 +8,7 @@
 //! ```
 
 mod api_cmds;
+mod demo_cmd;
 mod inputs;
 mod inspect_cmd;
 mod logging;
@@ -31,6 +32,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// See it work: a control plane, two TCP backends and an Envoy proxy; a 90/10 MeshTCPRoute, then
+    /// 50/50, with a live line of the split observed over real connections. Ctrl-C stops it.
+    Demo {
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Seconds of 90/10 before the change to 50/50.
+        #[arg(long, default_value_t = 10)]
+        switch_after: u64,
+    },
     /// Check resource files: exit 0 when all are valid, 1 when any is invalid, 2 when input can't be read.
     Validate {
         /// Files, folders (searched for .yaml, .yml and .json) or `-` for standard input.
@@ -215,6 +226,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { paths } => validate_cmd::run(&paths),
+        Command::Demo { duration, switch_after } => demo_cmd::run(duration, switch_after),
         Command::Schema { kind } => print_schema(&kind),
         Command::Run { resources, data_dir, store, address, dp_server_port, api_port } => {
             run_cmd::run(run_cmd::RunArgs { resources, data_dir, store, address, dp_server_port, api_port })

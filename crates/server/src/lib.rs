@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod client;
 pub mod control;
 pub mod delta;
+pub mod echo;
 pub mod envoy;
 pub mod files;
 pub mod reconcile;

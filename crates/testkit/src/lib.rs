@@ -7,7 +7,7 @@
 //!  echo::EchoServer                         a TCP server on 127.0.0.1 that answers with its own name
 //! ```
 
-pub mod echo;
+pub use server::echo;
 pub mod envoy;
 pub mod golden;
 pub mod http;

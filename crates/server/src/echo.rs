@@ -1,4 +1,4 @@
-//! TCP echo backends on 127.0.0.1: each connection first receives the server's name and a newline, then
+//! TCP echo backends on 127.0.0.1 (for `meshroute demo` and tests): each connection first receives the server's name and a newline, then
 //! gets back every line it sends, prefixed with the name. Servers stop when dropped.
 
 use std::io::{BufRead, BufReader, Write};
