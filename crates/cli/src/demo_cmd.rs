@@ -16,11 +16,8 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 fn parse(yaml: &str) -> Result<model::Resource, String> {
-    match model::parse_resources(yaml).map(|mut d| d.remove(0)) {
-        Ok(Ok(p)) => Ok(p.resource),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
+    let mut docs = model::parse_resources(yaml).map_err(|e| e.to_string())?;
+    docs.remove(0).map(|p| p.resource).map_err(|e| e.to_string())
 }
 
 fn route(v1: u32, v2: u32) -> String {

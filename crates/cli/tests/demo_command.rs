@@ -4,7 +4,7 @@ use std::process::Command;
 
 /// The v1 share of the last "last N connections" line of `text`.
 fn last_v1_share(text: &str) -> Option<f64> {
-    let line = text.split(['\r', '\n']).filter(|l| l.contains("last") && l.contains("connections")).last()?;
+    let line = text.split(['\r', '\n']).rfind(|l| l.contains("last") && l.contains("connections"))?;
     let numbers: Vec<f64> =
         line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
     // "last T connections: v1 A (P%)  v2 B (Q%)" → [T, 1, A, P, 2, B, Q]
