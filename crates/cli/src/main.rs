@@ -81,6 +81,9 @@ enum Command {
         /// The HTTP API port.
         #[arg(long, env = "MESHROUTE_API_PORT", default_value_t = 5681)]
         api_port: u16,
+        /// The diagnostics port: /metrics, /ready, /healthy.
+        #[arg(long, env = "MESHROUTE_DIAGNOSTICS_PORT", default_value_t = 5680)]
+        diagnostics_port: u16,
     },
     /// Run Envoy for a Dataplane, as kuma-dp does: bootstrap to the control plane, Envoy as a child.
     Proxy {
@@ -228,8 +231,16 @@ fn main() -> ExitCode {
         Command::Validate { paths } => validate_cmd::run(&paths),
         Command::Demo { duration, switch_after } => demo_cmd::run(duration, switch_after),
         Command::Schema { kind } => print_schema(&kind),
-        Command::Run { resources, data_dir, store, address, dp_server_port, api_port } => {
-            run_cmd::run(run_cmd::RunArgs { resources, data_dir, store, address, dp_server_port, api_port })
+        Command::Run { resources, data_dir, store, address, dp_server_port, api_port, diagnostics_port } => {
+            run_cmd::run(run_cmd::RunArgs {
+                resources,
+                data_dir,
+                store,
+                address,
+                dp_server_port,
+                api_port,
+                diagnostics_port,
+            })
         }
         Command::Proxy {
             cp_address,

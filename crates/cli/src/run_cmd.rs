@@ -20,6 +20,7 @@ pub struct RunArgs {
     pub address: String,
     pub dp_server_port: u16,
     pub api_port: u16,
+    pub diagnostics_port: u16,
 }
 
 /// `$XDG_DATA_HOME/meshroute`, else `~/.local/share/meshroute`.
@@ -54,6 +55,18 @@ pub fn run(args: RunArgs) -> ExitCode {
             Ok(l) => l,
             Err(e) => return fail(1, &e),
         };
+        let diagnostics = match listen(&args.address, args.diagnostics_port).await {
+            Ok(l) => l,
+            Err(e) => return fail(1, &e),
+        };
+        let diagnostics_control = control.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                server::serve_diagnostics(diagnostics_control, diagnostics, crate::logging::shutdown_signal()).await
+            {
+                tracing::error!("diagnostics server failed: {e}");
+            }
+        });
         if let Some(dir) = &args.resources {
             if !dir.is_dir() {
                 return fail(2, &format!("--resources {}: not a folder", dir.display()));

@@ -315,6 +315,21 @@ fn the_split_works_through_the_http_api() {
     assert_eq!((status, xds["connected"].as_bool()), (200, Some(true)), "{xds}");
     assert!(xds["acked"].as_object().is_some_and(|a| a.len() >= 3), "{xds}");
 
+    // Diagnostics: ready, and the metrics count the stream, requests, pushes and API calls.
+    let (status, _, ready) = testkit::http::request(cp.diagnostics_port, "GET", "/ready", &[], "");
+    assert_eq!((status, ready.as_str()), (200, "ready"));
+    let (_, _, metrics) = testkit::http::request(cp.diagnostics_port, "GET", "/metrics", &[], "");
+    assert!(metrics.contains("xds_streams_active 1"), "{metrics}");
+    assert!(metrics.contains("xds_requests_received{type_url=\"type.googleapis.com/envoy.config.cluster.v3.Cluster\",confirmation=\"ACK\"}"), "{metrics}");
+    assert!(
+        metrics.contains("xds_delivery{type_url=\"type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("api_server_http_request_duration_seconds_count{method=\"PUT\",code=\"201\"} 3"),
+        "{metrics}"
+    );
+
     let (status, _) = testkit::http::json(api, "DELETE", "/meshes/default/meshtcproutes/split", "");
     assert_eq!(status, 200);
     assert!(

@@ -96,7 +96,13 @@ fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<String>)
     }
 }
 
-fn record(control: &ControlPlane, peer: &str, verdict: Option<Verdict>) {
+fn record(control: &ControlPlane, peer: &str, type_url: &str, verdict: Option<Verdict>) {
+    let confirmation = match &verdict {
+        Some(Verdict::Ack { .. }) => "ACK",
+        Some(Verdict::Nack { .. }) => "NACK",
+        None => "request",
+    };
+    control.metrics.request(type_url, confirmation);
     match verdict {
         Some(Verdict::Ack { type_url, version }) => control.update_status(peer, |s| {
             s.acked.insert(type_url, version);
@@ -114,6 +120,8 @@ trait Session: Send + 'static {
     type Request: Send + 'static;
     type Response: Send + 'static;
     fn node(req: &Self::Request) -> Option<&Node>;
+    fn type_url(req: &Self::Request) -> &str;
+    fn response_type_url(resp: &Self::Response) -> &str;
     fn on_request(&mut self, req: &Self::Request, current: &ResourceSet) -> (Vec<Self::Response>, Option<Verdict>);
     fn on_change(&mut self, previous: Option<&ResourceSet>, current: &ResourceSet) -> Vec<Self::Response>;
 }
@@ -123,6 +131,12 @@ impl Session for SotwSession {
     type Response = DiscoveryResponse;
     fn node(req: &DiscoveryRequest) -> Option<&Node> {
         req.node.as_ref()
+    }
+    fn type_url(req: &DiscoveryRequest) -> &str {
+        &req.type_url
+    }
+    fn response_type_url(resp: &DiscoveryResponse) -> &str {
+        &resp.type_url
     }
     fn on_request(
         &mut self,
@@ -141,6 +155,12 @@ impl Session for DeltaSession {
     type Response = DeltaDiscoveryResponse;
     fn node(req: &DeltaDiscoveryRequest) -> Option<&Node> {
         req.node.as_ref()
+    }
+    fn type_url(req: &DeltaDiscoveryRequest) -> &str {
+        &req.type_url
+    }
+    fn response_type_url(resp: &DeltaDiscoveryResponse) -> &str {
+        &resp.type_url
     }
     fn on_request(
         &mut self,
@@ -164,6 +184,7 @@ async fn run_stream<S: Session>(
     S::Request: prost::Message + Default,
 {
     let mut generations = control.subscribe();
+    control.metrics.stream_opened();
     let mut peer: Option<Peer> = None;
     let mut resources: Option<ResourceSet> = None;
     let mut warnings = Vec::new();
@@ -195,8 +216,9 @@ async fn run_stream<S: Session>(
                 let Some(p) = &peer else { break };
                 let set = resources.get_or_insert_with(|| current(&control, p, &mut warnings));
                 let (out, verdict) = session.on_request(&req, set);
-                record(&control, &p.id, verdict);
+                record(&control, &p.id, S::type_url(&req), verdict);
                 for response in out {
+                    control.metrics.pushed(S::response_type_url(&response));
                     if responses.send(Ok(response)).await.is_err() {
                         break;
                     }
@@ -214,6 +236,7 @@ async fn run_stream<S: Session>(
                 let out = session.on_change(resources.as_ref(), &next);
                 resources = Some(next);
                 for response in out {
+                    control.metrics.pushed(S::response_type_url(&response));
                     if responses.send(Ok(response)).await.is_err() {
                         break;
                     }
@@ -221,6 +244,7 @@ async fn run_stream<S: Session>(
             }
         }
     }
+    control.metrics.stream_closed();
     if let Some(p) = peer {
         control.disconnect(&p.id);
     }

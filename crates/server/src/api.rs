@@ -29,6 +29,7 @@ pub struct Api {
 }
 
 pub fn router(api: Api) -> Router {
+    let control = api.control.clone();
     Router::new()
         .route("/", get(index))
         .route("/_resources", get(resource_types))
@@ -42,6 +43,16 @@ pub fn router(api: Api) -> Router {
         .route("/meshes/{mesh}/{path}/{name}/_resources/dataplanes", get(affected_dataplanes))
         .route("/{path}", get(list_everywhere))
         .with_state(api)
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let control = control.clone();
+            async move {
+                let method = request.method().to_string();
+                let started = std::time::Instant::now();
+                let response = next.run(request).await;
+                control.metrics.api_request(&method, response.status().as_u16(), started.elapsed());
+                response
+            }
+        }))
 }
 
 /// Kuma's error body (`pkg/core/rest/errors`).

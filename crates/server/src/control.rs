@@ -41,6 +41,7 @@ struct State {
 
 /// Shared by the ADS server, the resource loader and (later) the API.
 pub struct ControlPlane {
+    pub metrics: crate::metrics::Metrics,
     state: RwLock<State>,
     generation: watch::Sender<u64>,
     status: Mutex<BTreeMap<String, ProxyStatus>>,
@@ -49,6 +50,7 @@ pub struct ControlPlane {
 impl ControlPlane {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
+            metrics: crate::metrics::Metrics::default(),
             state: RwLock::new(State::default()),
             generation: watch::channel(0).0,
             status: Mutex::new(BTreeMap::new()),
@@ -90,6 +92,11 @@ impl ControlPlane {
         self.update_status(proxy_id, |s| s.connected = false);
     }
 
+    /// Whether resources were loaded at least once.
+    pub fn is_ready(&self) -> bool {
+        *self.generation.borrow() > 0
+    }
+
     /// A receiver that sees every generation change.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()
@@ -110,8 +117,10 @@ impl ControlPlane {
             .get(mesh)
             .cloned()
             .ok_or_else(|| format!("no mesh {mesh:?}"))?;
+        let started = std::time::Instant::now();
         let plan = policy::plan_proxy(&snapshot, name, PlanOptions::default()).map_err(|e| e.to_string())?;
         let set = xds::generate_shared(&plan, options, Some(&shared)).map_err(|e| e.to_string())?;
+        self.metrics.regenerated(started.elapsed());
         let warnings = plan.warnings.iter().chain(&set.warnings).cloned().collect();
         Ok((set, warnings))
     }

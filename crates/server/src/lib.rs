@@ -17,6 +17,7 @@ pub mod delta;
 pub mod echo;
 pub mod envoy;
 pub mod files;
+pub mod metrics;
 pub mod reconcile;
 pub mod sotw;
 
@@ -66,4 +67,33 @@ pub async fn serve_api(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, api::router(api)).with_graceful_shutdown(shutdown).await
+}
+
+/// The diagnostics endpoints: `/metrics` (Prometheus text), `/ready` (resources loaded) and `/healthy`.
+pub fn diagnostics_router(control: Arc<ControlPlane>) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let metrics = control.clone();
+    axum::Router::new()
+        .route("/metrics", get(move || async move { metrics.metrics.render() }))
+        .route(
+            "/ready",
+            get(move || async move {
+                if control.is_ready() {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
+            }),
+        )
+        .route("/healthy", get(|| async { "healthy" }))
+}
+
+/// Serves the diagnostics endpoints on `listener` until `shutdown` completes.
+pub async fn serve_diagnostics(
+    control: Arc<ControlPlane>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, diagnostics_router(control)).with_graceful_shutdown(shutdown).await
 }

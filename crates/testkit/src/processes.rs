@@ -47,6 +47,8 @@ pub struct ControlPlaneProcess {
     pub port: u16,
     /// The HTTP API port (store mode only).
     pub api_port: Option<u16>,
+    /// The diagnostics port (/metrics, /ready, /healthy).
+    pub diagnostics_port: u16,
     pub dir: PathBuf,
     log: PathBuf,
 }
@@ -54,7 +56,7 @@ pub struct ControlPlaneProcess {
 impl ControlPlaneProcess {
     /// Starts a control plane serving `resources` (one YAML text, written as `mesh.yaml`).
     pub fn start(meshroute: &Path, resources: &str) -> Self {
-        let port = free_port();
+        let (port, diagnostics_port) = (free_port(), free_port());
         let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("resources")).expect("temp dir");
         let log = dir.join("control-plane.log");
@@ -62,13 +64,14 @@ impl ControlPlaneProcess {
             child: Command::new(meshroute)
                 .args(["run", "--resources"])
                 .arg(dir.join("resources"))
-                .args(["--dp-server-port", &port.to_string()])
+                .args(["--dp-server-port", &port.to_string(), "--diagnostics-port", &diagnostics_port.to_string()])
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log file"))
                 .spawn()
                 .expect("meshroute run starts"),
             port,
             api_port: None,
+            diagnostics_port,
             dir,
             log,
         };
@@ -82,7 +85,7 @@ impl ControlPlaneProcess {
 
     /// Starts a control plane on a memory store, with its HTTP API.
     pub fn start_with_api(meshroute: &Path) -> Self {
-        let (port, api_port) = (free_port(), free_port());
+        let (port, api_port, diagnostics_port) = (free_port(), free_port(), free_port());
         let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let log = dir.join("control-plane.log");
@@ -95,12 +98,14 @@ impl ControlPlaneProcess {
                 &port.to_string(),
                 "--api-port",
                 &api_port.to_string(),
+                "--diagnostics-port",
+                &diagnostics_port.to_string(),
             ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("meshroute run starts");
-        let cp = Self { child, port, api_port: Some(api_port), dir, log };
+        let cp = Self { child, port, api_port: Some(api_port), diagnostics_port, dir, log };
         assert!(
             eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", api_port)).is_ok()),
             "the API did not listen on {api_port}"
