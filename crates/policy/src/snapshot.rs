@@ -456,9 +456,9 @@ pub fn real_ports(resource: &Resource) -> Vec<RealPort> {
         p.as_ref()
             .map_or(Protocol::Tcp, |p| if p.as_str().is_empty() { Protocol::Tcp } else { Protocol::parse(p.as_str()) })
     };
-    match &resource.spec {
-        Spec::MeshService(spec) => spec
-            .ports
+    // MeshService and MeshMultiZoneService ports share one type (a MeshMultiZoneService port has no target).
+    let service_ports = |ports: &[model::kinds::services::ServicePort]| -> Vec<RealPort> {
+        ports
             .iter()
             .map(|p| RealPort {
                 section: p.section_name(),
@@ -474,17 +474,11 @@ pub fn real_ports(resource: &Resource) -> Vec<RealPort> {
                     _ => None,
                 }),
             })
-            .collect(),
-        Spec::MeshMultiZoneService(spec) => spec
-            .ports
-            .iter()
-            .map(|p| RealPort {
-                section: p.section_name(),
-                number: p.port,
-                protocol: port_protocol(&p.app_protocol),
-                target: None,
-            })
-            .collect(),
+            .collect()
+    };
+    match &resource.spec {
+        Spec::MeshService(spec) => service_ports(&spec.ports),
+        Spec::MeshMultiZoneService(spec) => service_ports(&spec.ports),
         Spec::MeshExternalService(spec) => vec![RealPort {
             section: spec.match_.port.to_string(),
             number: spec.match_.port,
