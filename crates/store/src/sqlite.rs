@@ -65,6 +65,20 @@ fn kind_name(kind: Kind) -> &'static str {
     kind.wire_name()
 }
 
+/// The stored version and creation time of a key, read inside the write's transaction.
+async fn stored_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    key: &Key,
+) -> Result<Option<(i64, String)>, StoreError> {
+    sqlx::query_as("SELECT version, created FROM resources WHERE kind = ? AND mesh = ? AND name = ?")
+        .bind(kind_name(key.kind))
+        .bind(&key.mesh)
+        .bind(&key.name)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)
+}
+
 fn version_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -103,14 +117,7 @@ impl Store for SqliteStore {
         let now = time::now_rfc3339();
         let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT version, created FROM resources WHERE kind = ? AND mesh = ? AND name = ?")
-                .bind(kind_name(key.kind))
-                .bind(&key.mesh)
-                .bind(&key.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
+        let current = stored_version(&mut tx, &key).await?;
         let (version, created) = match (&current, expect) {
             (Some(_), Expect::Absent) => return Err(conflict(&key, "already exists")),
             (None, Expect::Version(_)) => return Err(StoreError::NotFound(key.kind, key.mesh, key.name)),
@@ -161,15 +168,7 @@ impl Store for SqliteStore {
     async fn delete(&self, key: &Key, version: Option<u64>) -> Result<(), StoreError> {
         let _writing = self.writes.lock().await;
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let current: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM resources WHERE kind = ? AND mesh = ? AND name = ?")
-                .bind(kind_name(key.kind))
-                .bind(&key.mesh)
-                .bind(&key.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-        let Some((stored,)) = current else {
+        let Some((stored, _)) = stored_version(&mut tx, key).await? else {
             return Err(StoreError::NotFound(key.kind, key.mesh.clone(), key.name.clone()));
         };
         if version.is_some_and(|v| version_i64(v) != stored) {
