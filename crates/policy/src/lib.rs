@@ -18,6 +18,7 @@
 
 pub mod backends;
 pub mod gateway;
+pub mod impact;
 pub mod inspect;
 pub mod names;
 pub mod outbounds;

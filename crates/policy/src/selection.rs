@@ -166,6 +166,14 @@ pub fn match_policies<'s>(
     matched
 }
 
+/// Whether a (non-shadow) policy applies to the proxy at all.
+pub fn applies_to(snap: &MeshSnapshot, policy: &RoutePolicy, proxy: &Proxy<'_>) -> bool {
+    !policy.shadow
+        && passes_zone_filter(policy, proxy)
+        && passes_namespace_filter(policy, proxy)
+        && select(snap, policy, proxy).applies()
+}
+
 /// Spec §3.2 item 2: the zone filter (not for producer policies).
 fn passes_zone_filter(p: &RoutePolicy, proxy: &Proxy<'_>) -> bool {
     if p.role == PolicyRole::Producer {

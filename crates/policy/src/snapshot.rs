@@ -278,6 +278,13 @@ impl MeshSnapshot {
         self.service_protocols.get(service).copied().unwrap_or(Protocol::Unknown)
     }
 
+    /// Whether the mesh has MeshServices or MeshMultiZoneServices, whose selectors pick endpoints.
+    pub fn has_real_services(&self) -> bool {
+        [Kind::MeshService, Kind::MeshMultiZoneService]
+            .iter()
+            .any(|k| self.real_by_kind.get(k).is_some_and(|v| !v.is_empty()))
+    }
+
     /// Whether the service is a legacy ExternalService.
     pub fn external_service(&self, service: &str) -> Option<&Arc<Resource>> {
         self.external_services.get(service).and_then(|list| list.first())

@@ -12,7 +12,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use envoy_types::pb::google::protobuf::value::Kind as ValueKind;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -183,7 +183,7 @@ async fn run_stream<S: Session>(
 ) where
     S::Request: prost::Message + Default,
 {
-    let mut generations = control.subscribe();
+    let mut generations: Option<watch::Receiver<u64>> = None;
     control.metrics.stream_opened();
     let mut peer: Option<Peer> = None;
     let mut resources: Option<ResourceSet> = None;
@@ -205,13 +205,16 @@ async fn run_stream<S: Session>(
                         break;
                     };
                     match identify(&control, node) {
-                        Ok(p) => peer = Some(p),
+                        Ok(p) => {
+                            // Resources are first computed after this, so earlier changes are already in.
+                            generations = Some(control.subscribe_proxy(&p.id));
+                            peer = Some(p);
+                        }
                         Err(status) => {
                             let _ = responses.send(Err(status)).await;
                             break;
                         }
                     }
-                    generations.borrow_and_update();
                 }
                 let Some(p) = &peer else { break };
                 let set = resources.get_or_insert_with(|| current(&control, p, &mut warnings));
@@ -224,7 +227,7 @@ async fn run_stream<S: Session>(
                     }
                 }
             }
-            changed = generations.changed() => {
+            changed = changed(generations.as_mut()) => {
                 if changed.is_err() {
                     break;
                 }
@@ -247,6 +250,14 @@ async fn run_stream<S: Session>(
     control.metrics.stream_closed();
     if let Some(p) = peer {
         control.disconnect(&p.id);
+    }
+}
+
+/// The next change for an identified proxy; never, before the stream says who it is.
+async fn changed(generations: Option<&mut watch::Receiver<u64>>) -> Result<(), watch::error::RecvError> {
+    match generations {
+        Some(g) => g.changed().await,
+        None => std::future::pending().await,
     }
 }
 

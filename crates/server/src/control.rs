@@ -1,11 +1,13 @@
 //! The control plane's state: the resources it serves, one snapshot per mesh, the Dataplanes that
-//! registered themselves when they connected, and each proxy's xDS status. Every change bumps a
-//! generation that proxy streams watch.
+//! registered themselves when they connected, and each proxy's xDS status. A change rebuilds only the
+//! meshes it touches and wakes only the proxies it can affect (see `policy::impact`); each proxy's
+//! streams watch a generation of their own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use model::{Kind, Resource};
+use policy::impact::Impact;
 use policy::{MeshSnapshot, PlanOptions};
 use tokio::sync::watch;
 use xds::{GenerateOptions, ResourceSet, SharedResources};
@@ -31,19 +33,36 @@ pub struct Nack {
 
 #[derive(Default)]
 struct State {
-    /// Resources from the declarative folder (or, later, the store).
+    /// Resources from the store or the declarative folder.
     resources: Vec<Resource>,
     /// Dataplanes registered by connected proxies, by proxy id.
     connected: BTreeMap<String, Resource>,
-    /// Per mesh: the snapshot and the Envoy clusters already encoded from it.
-    snapshots: HashMap<String, (Arc<MeshSnapshot>, Arc<SharedResources>)>,
+    meshes: HashMap<String, MeshState>,
 }
 
-/// Shared by the ADS server, the resource loader and (later) the API.
+/// One mesh: the resources it was built from, its snapshot and the Envoy clusters already encoded from it.
+struct MeshState {
+    inputs: BTreeMap<(Kind, String), Resource>,
+    snapshot: Arc<MeshSnapshot>,
+    shared: Arc<SharedResources>,
+}
+
+/// What a rebuild changed in one mesh, for deciding which proxies to replan.
+struct MeshChange {
+    mesh: String,
+    /// Both snapshots when the mesh existed before and after; otherwise every proxy of it is affected.
+    snapshots: Option<(Arc<MeshSnapshot>, Arc<MeshSnapshot>)>,
+    changed: Vec<(Kind, String)>,
+}
+
+/// Shared by the ADS server, the store reconciler and the API.
 pub struct ControlPlane {
     pub metrics: crate::metrics::Metrics,
     state: RwLock<State>,
-    generation: watch::Sender<u64>,
+    /// Bumped on every load, for readiness.
+    loads: watch::Sender<u64>,
+    /// Per proxy id: bumped when a change can affect that proxy; its ADS streams watch it.
+    proxies: Mutex<BTreeMap<String, watch::Sender<u64>>>,
     status: Mutex<BTreeMap<String, ProxyStatus>>,
 }
 
@@ -52,7 +71,8 @@ impl ControlPlane {
         Arc::new(Self {
             metrics: crate::metrics::Metrics::default(),
             state: RwLock::new(State::default()),
-            generation: watch::channel(0).0,
+            loads: watch::channel(0).0,
+            proxies: Mutex::new(BTreeMap::new()),
             status: Mutex::new(BTreeMap::new()),
         })
     }
@@ -61,9 +81,10 @@ impl ControlPlane {
     pub fn replace_resources(&self, resources: Vec<Resource>) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.resources = resources;
-        rebuild(&mut state);
+        let changes = rebuild(&mut state);
         drop(state);
-        self.generation.send_modify(|g| *g += 1);
+        self.notify(&changes);
+        self.loads.send_modify(|g| *g += 1);
     }
 
     /// Registers the Dataplane a proxy sent in its node metadata (as kuma-dp does on Universal).
@@ -73,33 +94,49 @@ impl ControlPlane {
             return;
         }
         state.connected.insert(proxy_id.to_owned(), dataplane);
-        rebuild(&mut state);
+        let changes = rebuild(&mut state);
         drop(state);
-        self.generation.send_modify(|g| *g += 1);
+        self.notify(&changes);
     }
 
     /// Forgets a proxy's registered Dataplane when its stream ends.
     pub fn disconnect(&self, proxy_id: &str) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        let removed = state.connected.remove(proxy_id).is_some();
-        if removed {
-            rebuild(&mut state);
-        }
+        let changes = if state.connected.remove(proxy_id).is_some() { rebuild(&mut state) } else { Vec::new() };
         drop(state);
-        if removed {
-            self.generation.send_modify(|g| *g += 1);
+        self.notify(&changes);
+        let mut proxies = self.proxies.lock().unwrap_or_else(PoisonError::into_inner);
+        if proxies.get(proxy_id).is_some_and(|g| g.receiver_count() == 0) {
+            proxies.remove(proxy_id);
         }
+        drop(proxies);
         self.update_status(proxy_id, |s| s.connected = false);
     }
 
     /// Whether resources were loaded at least once.
     pub fn is_ready(&self) -> bool {
-        *self.generation.borrow() > 0
+        *self.loads.borrow() > 0
     }
 
-    /// A receiver that sees every generation change.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.generation.subscribe()
+    /// A receiver that sees every change that can affect proxy `proxy_id` (`<mesh>.<name>`).
+    pub fn subscribe_proxy(&self, proxy_id: &str) -> watch::Receiver<u64> {
+        let mut proxies = self.proxies.lock().unwrap_or_else(PoisonError::into_inner);
+        proxies.entry(proxy_id.to_owned()).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    /// Wakes the proxies each change can affect, and no other.
+    fn notify(&self, changes: &[MeshChange]) {
+        let proxies = self.proxies.lock().unwrap_or_else(PoisonError::into_inner);
+        for change in changes {
+            let prefix = format!("{}.", change.mesh);
+            let impact = change.snapshots.as_ref().map(|(old, new)| Impact::new(old, new, &change.changed));
+            for (id, generation) in proxies.range(prefix.clone()..).take_while(|(id, _)| id.starts_with(&prefix)) {
+                let name = &id[prefix.len()..];
+                if impact.as_ref().is_none_or(|i| i.affects(name)) {
+                    generation.send_modify(|g| *g += 1);
+                }
+            }
+        }
     }
 
     /// The resources of proxy `mesh`/`name` now, with every warning about them.
@@ -113,9 +150,9 @@ impl ControlPlane {
             .state
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .snapshots
+            .meshes
             .get(mesh)
-            .cloned()
+            .map(|m| (m.snapshot.clone(), m.shared.clone()))
             .ok_or_else(|| format!("no mesh {mesh:?}"))?;
         let started = std::time::Instant::now();
         let plan = policy::plan_proxy(&snapshot, name, PlanOptions::default()).map_err(|e| e.to_string())?;
@@ -126,7 +163,7 @@ impl ControlPlane {
     }
 
     pub fn snapshot(&self, mesh: &str) -> Option<Arc<MeshSnapshot>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).snapshots.get(mesh).map(|(s, _)| s.clone())
+        self.state.read().unwrap_or_else(PoisonError::into_inner).meshes.get(mesh).map(|m| m.snapshot.clone())
     }
 
     pub fn update_status(&self, proxy_id: &str, change: impl FnOnce(&mut ProxyStatus)) {
@@ -139,22 +176,43 @@ impl ControlPlane {
     }
 }
 
-/// Rebuilds every mesh's snapshot from the served and the registered resources.
-fn rebuild(state: &mut State) {
-    let mut all: Vec<Resource> = state.resources.clone();
-    for dp in state.connected.values() {
-        all.retain(|r| !(r.kind() == Kind::Dataplane && r.meta.mesh == dp.meta.mesh && r.meta.name == dp.meta.name));
-        all.push(dp.clone());
+/// Rebuilds the snapshot of every mesh whose resources changed, served and registered together (a
+/// registered Dataplane replaces a served one of the same name), and says what changed where.
+fn rebuild(state: &mut State) -> Vec<MeshChange> {
+    let mut inputs: BTreeMap<String, BTreeMap<(Kind, String), Resource>> = BTreeMap::new();
+    for r in state.resources.iter().chain(state.connected.values()) {
+        let mesh = if r.kind() == Kind::Mesh { &r.meta.name } else { &r.meta.mesh };
+        inputs.entry(mesh.clone()).or_default().insert((r.kind(), r.meta.name.clone()), r.clone());
     }
-    let mut meshes: Vec<String> =
-        all.iter().map(|r| if r.kind() == Kind::Mesh { r.meta.name.clone() } else { r.meta.mesh.clone() }).collect();
-    meshes.sort();
-    meshes.dedup();
-    state.snapshots = meshes
-        .into_iter()
-        .map(|m| {
-            let snapshot = Arc::new(MeshSnapshot::build(&m, all.iter().cloned()));
-            (m, (snapshot, Arc::new(SharedResources::new())))
-        })
-        .collect();
+    let mut changes = Vec::new();
+    let gone: Vec<String> = state.meshes.keys().filter(|m| !inputs.contains_key(*m)).cloned().collect();
+    for mesh in gone {
+        state.meshes.remove(&mesh);
+        changes.push(MeshChange { mesh, snapshots: None, changed: Vec::new() });
+    }
+    for (mesh, inputs) in inputs {
+        let old = state.meshes.get(&mesh);
+        if old.is_some_and(|o| o.inputs == inputs) {
+            continue;
+        }
+        let snapshot = Arc::new(MeshSnapshot::build(&mesh, inputs.values().cloned()));
+        let change = match old {
+            Some(o) => {
+                let changed = o
+                    .inputs
+                    .keys()
+                    .chain(inputs.keys())
+                    .filter(|k| o.inputs.get(*k) != inputs.get(*k))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                MeshChange { mesh: mesh.clone(), snapshots: Some((o.snapshot.clone(), snapshot.clone())), changed }
+            }
+            None => MeshChange { mesh: mesh.clone(), snapshots: None, changed: Vec::new() },
+        };
+        changes.push(change);
+        state.meshes.insert(mesh, MeshState { inputs, snapshot, shared: Arc::new(SharedResources::new()) });
+    }
+    changes
 }

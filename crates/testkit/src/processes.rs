@@ -11,9 +11,21 @@ use std::time::{Duration, Instant};
 
 use crate::echo::who_answers;
 
-/// A free loopback port (bound and released).
+/// A free loopback port (bound and released) below the kernel's ephemeral range (32768+), so that no
+/// outgoing connection of a concurrently running test can take it before our server binds it. Each test
+/// process starts at its own place (from its pid) and walks forward.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % 600 * 20;
+    for _ in 0..12_000 {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        let port = u16::try_from(20_000 + offset).expect("below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000-31999")
 }
 
 fn terminate(child: &mut Child) {
