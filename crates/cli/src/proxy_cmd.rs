@@ -1,10 +1,14 @@
-//! `meshroute proxy`: what kuma-dp does. Writes the Envoy bootstrap of a Dataplane (ADS to the control
-//! plane, admin on loopback), runs Envoy as its child, passes SIGINT/SIGTERM on and exits with it.
+//! `meshroute proxy`: what kuma-dp does. Asks the control plane's dataplane server for the Envoy
+//! bootstrap of a Dataplane (`POST /bootstrap`, retried while the control plane is not up), runs Envoy as
+//! its child with it, passes SIGINT/SIGTERM on and exits with it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use server::bootstrap::{BootstrapParams, XdsProtocol, bootstrap};
+use base64::Engine;
+use serde_json::{Value, json};
+use server::dp_server::{FEATURE_DELTA_GRPC, FEATURE_ENVOY_CONTRIB};
 
 #[derive(clap::Args)]
 pub struct ProxyArgs {
@@ -31,6 +35,9 @@ pub struct ProxyArgs {
     pub envoy_contrib: bool,
     #[arg(long = "envoy-log-level", default_value = "warning")]
     pub log_level: String,
+    /// Seconds to keep asking for the bootstrap while the control plane is unreachable.
+    #[arg(long, default_value_t = 60)]
+    pub bootstrap_timeout: u64,
 }
 
 /// `http://host:port` → (host, port). TLS to the control plane is not supported yet.
@@ -81,34 +88,29 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&format!("no free admin port: {e}")),
     };
-    let service = match &dataplane.spec {
-        model::Spec::Dataplane(d) => d
-            .networking
-            .as_ref()
-            .and_then(|n| {
-                n.inbound.first().map(|i| i.tags.clone()).or_else(|| n.gateway.as_ref().map(|g| g.tags.clone()))
-            })
-            .and_then(|t| t.get(model::common::SERVICE_TAG).cloned())
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let dataplane_json = model::to_universal(&dataplane).to_string();
-    let config = bootstrap(&BootstrapParams {
-        mesh: &dataplane.meta.mesh,
-        name: &dataplane.meta.name,
-        service: &service,
-        dataplane_json: &dataplane_json,
-        cp_host: &cp_host,
-        cp_port,
-        admin_port,
-        protocol: if args.delta { XdsProtocol::Delta } else { XdsProtocol::Sotw },
-        envoy_contrib: args.envoy_contrib,
+    let features: Vec<&str> = [(args.delta, FEATURE_DELTA_GRPC), (args.envoy_contrib, FEATURE_ENVOY_CONTRIB)]
+        .into_iter()
+        .filter_map(|(on, f)| on.then_some(f))
+        .collect();
+    let request = json!({
+        "mesh": dataplane.meta.mesh,
+        "name": dataplane.meta.name,
+        "proxyType": "dataplane",
+        "dataplaneResource": model::to_universal(&dataplane).to_string(),
+        "features": features,
     });
+    let deadline = Instant::now() + Duration::from_secs(args.bootstrap_timeout);
+    let mut config = match fetch_bootstrap(&cp_host, cp_port, &request.to_string(), deadline) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    // The admin port is this machine's business: ours replaces the control plane's default.
+    config["admin"]["address"]["socketAddress"]["portValue"] = json!(admin_port);
     let work_dir = std::env::temp_dir().join(format!("meshroute-proxy-{}-{}", dataplane.meta.name, std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&work_dir) {
         return fail(&format!("{}: {e}", work_dir.display()));
     }
-    let config_path = work_dir.join("bootstrap.json");
+    let config_path = work_dir.join("bootstrap.yaml");
     if let Err(e) = std::fs::write(&config_path, config.to_string()) {
         return fail(&format!("{}: {e}", config_path.display()));
     }
@@ -119,6 +121,52 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
     let code = supervise(&envoy, &config_path, args);
     let _ = std::fs::remove_dir_all(&work_dir);
     code
+}
+
+/// `POST /bootstrap`, as kuma-dp does; connection failures and 5xx are retried every second until
+/// `deadline`, a 4xx is final.
+fn fetch_bootstrap(host: &str, port: u16, body: &str, deadline: Instant) -> Result<Value, String> {
+    let headers = [("Accept", "application/json")];
+    loop {
+        let last = match server::client::request(
+            host,
+            port,
+            "POST",
+            "/bootstrap",
+            &headers,
+            body,
+            Duration::from_secs(5),
+        ) {
+            Ok(r) if r.status == 200 => {
+                let answer: Value = serde_json::from_str(&r.body).map_err(|e| format!("bootstrap answer: {e}"))?;
+                let encoded = answer["bootstrap"].as_str().ok_or("bootstrap answer: no bootstrap")?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|e| format!("bootstrap answer: {e}"))?;
+                return serde_json::from_slice(&bytes).map_err(|e| format!("bootstrap: {e}"));
+            }
+            Ok(r) if r.status == 404 && r.body.is_empty() => {
+                return Err(format!(
+                    "the control plane does not know this Dataplane (http://{host}:{port}/bootstrap: 404)"
+                ));
+            }
+            Ok(r) if r.status == 404 => {
+                return Err(format!(
+                    "there is no /bootstrap at http://{host}:{port}: is this the dataplane server port (5678 by default), not the API (5681)?"
+                ));
+            }
+            Ok(r) if (400..500).contains(&r.status) => {
+                return Err(format!("the control plane refused the Dataplane ({}): {}", r.status, r.body.trim()));
+            }
+            Ok(r) => format!("the control plane answered {}: {}", r.status, r.body.trim()),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(format!("no bootstrap: {last}"));
+        }
+        eprintln!("meshroute: waiting for the control plane: {last}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// Runs Envoy and waits for it, passing SIGINT and SIGTERM on.

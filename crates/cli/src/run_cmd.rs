@@ -132,7 +132,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         match server::serve_ads(control, ads, crate::logging::shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(1, &format!("ADS server failed: {e}")),
+            Err(e) => fail(1, &format!("dataplane server failed: {e}")),
         }
     })
 }

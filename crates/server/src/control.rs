@@ -162,6 +162,14 @@ impl ControlPlane {
         Ok((set, warnings))
     }
 
+    /// A served resource (from the store or the folder), or a Dataplane a connected proxy registered.
+    pub fn served(&self, kind: Kind, mesh: &str, name: &str) -> Option<Resource> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let key = (kind, name.to_owned());
+        let mesh = if kind == Kind::Mesh { name } else { mesh };
+        state.meshes.get(mesh).and_then(|m| m.inputs.get(&key)).cloned()
+    }
+
     pub fn snapshot(&self, mesh: &str) -> Option<Arc<MeshSnapshot>> {
         self.state.read().unwrap_or_else(PoisonError::into_inner).meshes.get(mesh).map(|m| m.snapshot.clone())
     }

@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod client;
 pub mod control;
 pub mod delta;
+pub mod dp_server;
 pub mod echo;
 pub mod envoy;
 pub mod files;
@@ -47,17 +48,13 @@ pub(crate) fn short_hash(bytes: &[u8]) -> String {
     Sha256::digest(bytes)[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Serves ADS on `listener` until `shutdown` completes.
+/// Serves the dataplane server (`POST /bootstrap` and ADS) on `listener` until `shutdown` completes.
 pub async fn serve_ads(
     control: Arc<ControlPlane>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-        .add_service(ads::Ads::service(control))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
-        .await
+) -> std::io::Result<()> {
+    dp_server::serve(control, listener, shutdown).await
 }
 
 /// Serves the HTTP API on `listener` until `shutdown` completes.
