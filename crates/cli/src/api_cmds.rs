@@ -13,12 +13,22 @@ use crate::output::{OutputFormat, render};
 pub struct Target {
     pub cp_address: String,
     pub timeout: Duration,
+    pub token: Option<String>,
 }
 
 impl Target {
     fn call(&self, method: &str, path: &str, body: &str) -> Result<Response, String> {
         let (host, port) = client::parse_address(&self.cp_address).map_err(|e| e.to_string())?;
-        client::request(&host, port, method, path, &[], body, self.timeout).map_err(|e| e.to_string())
+        let authorization = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
+        let response =
+            client::request(&host, port, method, path, &headers, body, self.timeout).map_err(|e| e.to_string())?;
+        if response.status == 401 {
+            return Err(format!(
+                "{method} {path}: 401 Unauthenticated: pass --api-token (or MESHROUTE_API_TOKEN) with the admin token from the control plane's data directory (file admin-token)"
+            ));
+        }
+        Ok(response)
     }
 
     /// A call that must succeed (2xx); the error says what the API said, with field errors one a line.

@@ -126,11 +126,19 @@ struct ApiTarget {
     /// Seconds to wait for the control plane.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// The API token, needed when the API listens off loopback (the admin token is in the control
+    /// plane's data directory, file admin-token).
+    #[arg(long, env = "MESHROUTE_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
 }
 
 impl ApiTarget {
     fn target(&self) -> api_cmds::Target {
-        api_cmds::Target { cp_address: self.cp_address.clone(), timeout: std::time::Duration::from_secs(self.timeout) }
+        api_cmds::Target {
+            cp_address: self.cp_address.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout),
+            token: self.api_token.clone(),
+        }
     }
 }
 

@@ -48,6 +48,22 @@ fn default_data_dir() -> PathBuf {
         .join("meshroute")
 }
 
+/// What `GET /config` shows: every setting in effect, no secrets.
+fn effective_config(args: &RunArgs, data_dir: &std::path::Path, token_required: bool) -> serde_json::Value {
+    serde_json::json!({
+        "environment": "universal",
+        "store": { "type": match args.store { StoreKind::Sqlite => "sqlite", StoreKind::Memory => "memory" } },
+        "dataDir": data_dir.display().to_string(),
+        "address": args.address,
+        "dpServer": { "port": args.dp_server_port },
+        "apiServer": {
+            "http": { "port": args.api_port },
+            "authn": { "type": if token_required { "tokens" } else { "none" }, "localhostOnly": !token_required },
+        },
+        "diagnostics": { "serverPort": args.diagnostics_port },
+    })
+}
+
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("meshroute: {message}");
     ExitCode::from(code)
@@ -95,28 +111,42 @@ pub fn run(args: RunArgs) -> ExitCode {
                 dir.display()
             );
         } else {
+            let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                return fail(1, &format!("--data-dir {}: {e}", dir.display()));
+            }
             let store: Arc<dyn store::Store> = match args.store {
                 StoreKind::Memory => Arc::new(store::MemoryStore::new()),
-                StoreKind::Sqlite => {
-                    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-                    if let Err(e) = std::fs::create_dir_all(&dir) {
-                        return fail(1, &format!("--data-dir {}: {e}", dir.display()));
-                    }
-                    match store::SqliteStore::open(&dir.join("meshroute.db")).await {
-                        Ok(s) => Arc::new(s),
-                        Err(e) => return fail(1, &format!("cannot open the store in {}: {e}", dir.display())),
-                    }
-                }
+                StoreKind::Sqlite => match store::SqliteStore::open(&dir.join("meshroute.db")).await {
+                    Ok(s) => Arc::new(s),
+                    Err(e) => return fail(1, &format!("cannot open the store in {}: {e}", dir.display())),
+                },
             };
+            let store: Arc<dyn store::Store> =
+                Arc::new(server::metered_store::MeteredStore::new(store, control.metrics.clone()));
+            // One instance on its own store does the leader's work.
+            control.metrics.set_leader(true);
             if let Err(e) = server::reconcile::ensure_default_mesh(store.as_ref()).await {
                 return fail(1, &format!("cannot create the default mesh: {e}"));
             }
             tokio::spawn(server::reconcile::run(store.clone(), control.clone()));
+            tokio::spawn(server::reconcile::register(store.clone(), control.registrations()));
             let api = match listen(&args.address, args.api_port).await {
                 Ok(l) => l,
                 Err(e) => return fail(1, &e),
             };
-            let api_state = server::api::Api { store, control: control.clone(), read_only: false };
+            // Off loopback anyone on the network could call the API: require the admin token.
+            let token = if server::auth::is_loopback(&args.address) {
+                None
+            } else {
+                match server::auth::admin_token(&dir) {
+                    Ok(t) => Some(Arc::from(t.as_str())),
+                    Err(e) => return fail(1, &format!("cannot make the admin token in {}: {e}", dir.display())),
+                }
+            };
+            let mut api_state = server::api::Api::new(store, control.clone());
+            api_state.config = Arc::new(effective_config(&args, &dir, token.is_some()));
+            api_state.token = token;
             tokio::spawn(async move {
                 if let Err(e) = server::serve_api(api_state, api, crate::logging::shutdown_signal()).await {
                     tracing::error!("API server failed: {e}");

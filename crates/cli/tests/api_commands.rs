@@ -89,3 +89,40 @@ fn field_errors_and_a_missing_server_are_one_clear_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("connection refused (is `meshroute run` running?)"), "{}", text(&out));
 }
+
+#[test]
+fn off_loopback_the_api_needs_the_admin_token_made_on_first_start() {
+    let cp =
+        ControlPlaneProcess::start_with_api_args(Path::new(env!("CARGO_BIN_EXE_meshroute")), &["--address", "0.0.0.0"]);
+    let api = cp.api_port.expect("API");
+    let token_file = cp.dir.join("data/admin-token");
+    let token = std::fs::read_to_string(&token_file).expect("the admin token is in the data directory");
+    assert_eq!(token.len(), 64, "{token}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner reads the token");
+    }
+
+    let out = meshroute(api, &["get", "meshes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("401 Unauthenticated: pass --api-token"), "{}", text(&out));
+
+    let out = meshroute(api, &["get", "meshes", "--api-token", &token]);
+    assert!(out.status.success() && text(&out).contains("default"), "{}", text(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_meshroute"))
+        .args(["get", "meshes", "--cp-address", &format!("http://127.0.0.1:{api}")])
+        .env("MESHROUTE_API_TOKEN", &token)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+
+    let (status, _, config) =
+        testkit::http::request(api, "GET", "/config", &[("Authorization", &format!("Bearer {token}"))], "");
+    assert_eq!(status, 200);
+    let config: serde_json::Value = serde_json::from_str(&config).expect("json");
+    assert_eq!(config["apiServer"]["authn"]["type"], "tokens");
+    assert_eq!(config["address"], "0.0.0.0");
+    assert!(!config.to_string().contains(token.as_str()), "no secrets in /config");
+}

@@ -330,10 +330,23 @@ fn the_split_works_through_the_http_api() {
         "{metrics}"
     );
 
+    assert!(metrics.contains("store_count{operation=\"update\",resource_type=\"MeshTCPRoute\"} 2"), "{metrics}");
+    assert!(metrics.contains("leader 1"), "{metrics}");
+
     let (status, _) = testkit::http::json(api, "DELETE", "/meshes/default/meshtcproutes/split", "");
     assert_eq!(status, 200);
     assert!(
         eventually(Duration::from_secs(10), || tally(outbound, 10).get("blue") == Some(&10)),
         "default route restored"
     );
+
+    // The proxy registered its Dataplane: the API lists it while it is connected, and not after.
+    let listed = |name: &str| {
+        let (_, list) = testkit::http::json(api, "GET", "/meshes/default/dataplanes", "");
+        list["items"].as_array().is_some_and(|items| items.iter().any(|i| i["name"] == name))
+    };
+    assert!(eventually(Duration::from_secs(5), || listed("client-1")), "the connected proxy's Dataplane is listed");
+    drop(proxy);
+    assert!(eventually(Duration::from_secs(10), || !listed("client-1")), "gone with its proxy");
+    assert!(listed("blue-1"), "Dataplanes applied through the API stay");
 }

@@ -56,19 +56,29 @@ fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
         .ok_or_else(|| Status::invalid_argument(format!("node id {:?} is not <mesh>.<name>", node.id)))?;
     let field = |key: &str| node.metadata.as_ref().and_then(|m| m.fields.get(key)).and_then(|v| v.kind.as_ref());
     let contrib = matches!(field(CONTRIB_METADATA), Some(ValueKind::BoolValue(true)));
-    if let Some(ValueKind::StringValue(json)) = field(DATAPLANE_METADATA) {
-        let docs =
-            model::parse_resources(json).map_err(|e| Status::invalid_argument(format!("dataplane.resource: {e}")))?;
-        let Some(Ok(parsed)) = docs.into_iter().next() else {
-            return Err(Status::invalid_argument("dataplane.resource is not a Dataplane"));
-        };
-        let report = model::validate(&parsed.resource);
-        if !report.is_valid() {
-            return Err(Status::invalid_argument(format!("dataplane.resource: {}", report.errors)));
+    let dataplane = match field(DATAPLANE_METADATA) {
+        Some(ValueKind::StringValue(json)) => {
+            let docs = model::parse_resources(json)
+                .map_err(|e| Status::invalid_argument(format!("dataplane.resource: {e}")))?;
+            let parsed = match docs.into_iter().next() {
+                Some(Ok(p)) if p.resource.kind() == model::Kind::Dataplane => p,
+                _ => return Err(Status::invalid_argument("dataplane.resource is not a Dataplane")),
+            };
+            if (parsed.resource.meta.mesh.as_str(), parsed.resource.meta.name.as_str()) != (mesh, name) {
+                return Err(Status::invalid_argument(format!(
+                    "dataplane.resource is {}/{}, but the node id says {mesh}/{name}",
+                    parsed.resource.meta.mesh, parsed.resource.meta.name
+                )));
+            }
+            let report = model::validate(&parsed.resource);
+            if !report.is_valid() {
+                return Err(Status::invalid_argument(format!("dataplane.resource: {}", report.errors)));
+            }
+            Some(parsed.resource)
         }
-        control.connect_dataplane(&node.id, parsed.resource);
-    }
-    control.update_status(&node.id, |s| s.connected = true);
+        _ => None,
+    };
+    control.connect(&node.id, dataplane);
     Ok(Peer {
         id: node.id.clone(),
         mesh: mesh.to_owned(),

@@ -26,12 +26,25 @@ pub struct Api {
     pub control: Arc<ControlPlane>,
     /// Declarative mode: resources come from files, writes are refused.
     pub read_only: bool,
+    /// The effective configuration `/config` shows (no secrets in it).
+    pub config: Arc<Value>,
+    /// When set, every request must carry `Authorization: Bearer <token>`.
+    pub token: Option<Arc<str>>,
+}
+
+impl Api {
+    pub fn new(store: Arc<dyn Store>, control: Arc<ControlPlane>) -> Self {
+        Self { store, control, read_only: false, config: Arc::new(json!({})), token: None }
+    }
 }
 
 pub fn router(api: Api) -> Router {
     let control = api.control.clone();
+    let token = api.token.clone();
     Router::new()
         .route("/", get(index))
+        .route("/config", get(|State(api): State<Api>| async move { ok(StatusCode::OK, (*api.config).clone()) }))
+        .route("/openapi.json", get(|| async { ok(StatusCode::OK, crate::openapi::document()) }))
         .route("/_resources", get(resource_types))
         .route("/policies", get(policy_types))
         .route("/meshes", get(list_meshes))
@@ -43,6 +56,20 @@ pub fn router(api: Api) -> Router {
         .route("/meshes/{mesh}/{path}/{name}/_resources/dataplanes", get(affected_dataplanes))
         .route("/{path}", get(list_everywhere))
         .with_state(api)
+        .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let token = token.clone();
+            async move {
+                match &token {
+                    Some(t) if !crate::auth::bearer_matches(request.headers(), t) => ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "Unauthenticated",
+                        "this API needs a token: send Authorization: Bearer <token> (the admin token is in the data directory, file admin-token)",
+                    )
+                    .into_response(),
+                    _ => next.run(request).await,
+                }
+            }
+        }))
         .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
             let control = control.clone();
             async move {

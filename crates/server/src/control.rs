@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use model::{Kind, Resource};
 use policy::impact::Impact;
 use policy::{MeshSnapshot, PlanOptions};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use xds::{GenerateOptions, ResourceSet, SharedResources};
 
 /// What one proxy's ADS stream reports about itself.
@@ -37,6 +37,8 @@ struct State {
     resources: Vec<Resource>,
     /// Dataplanes registered by connected proxies, by proxy id.
     connected: BTreeMap<String, Resource>,
+    /// Open ADS streams per proxy id.
+    streams: BTreeMap<String, usize>,
     meshes: HashMap<String, MeshState>,
 }
 
@@ -57,23 +59,32 @@ struct MeshChange {
 
 /// Shared by the ADS server, the store reconciler and the API.
 pub struct ControlPlane {
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     state: RwLock<State>,
     /// Bumped on every load, for readiness.
     loads: watch::Sender<u64>,
     /// Per proxy id: bumped when a change can affect that proxy; its ADS streams watch it.
     proxies: Mutex<BTreeMap<String, watch::Sender<u64>>>,
     status: Mutex<BTreeMap<String, ProxyStatus>>,
+    registrar: Mutex<Option<mpsc::UnboundedSender<Registration>>>,
+}
+
+/// A Dataplane a proxy brought or took away, for the store to record.
+#[derive(Clone, Debug)]
+pub enum Registration {
+    Connected(Resource),
+    Disconnected(Resource),
 }
 
 impl ControlPlane {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            metrics: crate::metrics::Metrics::default(),
+            metrics: Arc::default(),
             state: RwLock::new(State::default()),
             loads: watch::channel(0).0,
             proxies: Mutex::new(BTreeMap::new()),
             status: Mutex::new(BTreeMap::new()),
+            registrar: Mutex::new(None),
         })
     }
 
@@ -87,22 +98,41 @@ impl ControlPlane {
         self.loads.send_modify(|g| *g += 1);
     }
 
-    /// Registers the Dataplane a proxy sent in its node metadata (as kuma-dp does on Universal).
-    pub fn connect_dataplane(&self, proxy_id: &str, dataplane: Resource) {
+    /// A proxy's stream opened, with the Dataplane it sent in its node metadata, if any (kuma-dp sends it
+    /// on Universal). A proxy may have several streams (a reconnect overlaps the old one); it stays
+    /// registered until the last one ends.
+    pub fn connect(&self, proxy_id: &str, dataplane: Option<Resource>) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        if state.connected.get(proxy_id) == Some(&dataplane) {
-            return;
-        }
-        state.connected.insert(proxy_id.to_owned(), dataplane);
-        let changes = rebuild(&mut state);
+        *state.streams.entry(proxy_id.to_owned()).or_default() += 1;
+        let changes = match dataplane {
+            Some(dp) if state.connected.get(proxy_id) != Some(&dp) => {
+                state.connected.insert(proxy_id.to_owned(), dp.clone());
+                self.register(Registration::Connected(dp));
+                rebuild(&mut state)
+            }
+            _ => Vec::new(),
+        };
         drop(state);
         self.notify(&changes);
+        self.update_status(proxy_id, |s| s.connected = true);
     }
 
-    /// Forgets a proxy's registered Dataplane when its stream ends.
+    /// A proxy's stream ended; with its last stream, its registered Dataplane goes away.
     pub fn disconnect(&self, proxy_id: &str) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        let changes = if state.connected.remove(proxy_id).is_some() { rebuild(&mut state) } else { Vec::new() };
+        let streams = state.streams.entry(proxy_id.to_owned()).or_default();
+        *streams = streams.saturating_sub(1);
+        if *streams > 0 {
+            return;
+        }
+        state.streams.remove(proxy_id);
+        let changes = match state.connected.remove(proxy_id) {
+            Some(dp) => {
+                self.register(Registration::Disconnected(dp));
+                rebuild(&mut state)
+            }
+            None => Vec::new(),
+        };
         drop(state);
         self.notify(&changes);
         let mut proxies = self.proxies.lock().unwrap_or_else(PoisonError::into_inner);
@@ -111,6 +141,19 @@ impl ControlPlane {
         }
         drop(proxies);
         self.update_status(proxy_id, |s| s.connected = false);
+    }
+
+    /// Where (re)registrations go from now on: the store writer reads them (see `reconcile::register`).
+    pub fn registrations(&self) -> mpsc::UnboundedReceiver<Registration> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.registrar.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        rx
+    }
+
+    fn register(&self, registration: Registration) {
+        if let Some(tx) = self.registrar.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            let _ = tx.send(registration);
+        }
     }
 
     /// Whether resources were loaded at least once.

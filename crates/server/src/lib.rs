@@ -10,6 +10,7 @@
 
 pub mod ads;
 pub mod api;
+pub mod auth;
 pub mod bootstrap;
 pub mod client;
 pub mod control;
@@ -18,7 +19,9 @@ pub mod dp_server;
 pub mod echo;
 pub mod envoy;
 pub mod files;
+pub mod metered_store;
 pub mod metrics;
+pub mod openapi;
 pub mod reconcile;
 pub mod sotw;
 

@@ -14,6 +14,37 @@ struct Summary {
     sum: f64,
 }
 
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 11] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// A Prometheus histogram: cumulative bucket counts are made when rendering.
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}\n{name}_count{{{labels}}} {}", self.sum, self.count);
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     streams_active: AtomicI64,
@@ -25,6 +56,11 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, &'static str), u64>>,
     generation: Mutex<Summary>,
     api: Mutex<BTreeMap<(String, u16), Summary>>,
+    /// Store latency by (operation, resource type).
+    store: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
+    store_conflicts: Mutex<BTreeMap<&'static str, u64>>,
+    /// 1 while this instance holds the leader lease.
+    leader: AtomicI64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -60,6 +96,18 @@ impl Metrics {
         let s = api.entry((method.to_owned(), status)).or_default();
         s.count += 1;
         s.sum += took.as_secs_f64();
+    }
+
+    pub fn store_operation(&self, operation: &'static str, resource_type: &'static str, took: Duration) {
+        lock(&self.store).entry((operation, resource_type)).or_default().observe(took.as_secs_f64());
+    }
+
+    pub fn store_conflict(&self, resource_type: &'static str) {
+        *lock(&self.store_conflicts).entry(resource_type).or_default() += 1;
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.store(i64::from(leader), Ordering::Relaxed);
     }
 
     pub fn pushes_total(&self) -> u64 {
@@ -99,6 +147,15 @@ impl Metrics {
             let _ = writeln!(out, "api_server_http_request_duration_seconds_count{{{labels}}} {}", s.count);
             let _ = writeln!(out, "api_server_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
         }
+        let _ = writeln!(out, "# TYPE store histogram");
+        for ((operation, resource_type), h) in lock(&self.store).iter() {
+            h.render(&mut out, "store", &format!("operation=\"{operation}\",resource_type=\"{resource_type}\""));
+        }
+        let _ = writeln!(out, "# TYPE store_conflicts counter");
+        for (resource_type, n) in lock(&self.store_conflicts).iter() {
+            let _ = writeln!(out, "store_conflicts{{resource_type=\"{resource_type}\"}} {n}");
+        }
+        let _ = writeln!(out, "# TYPE leader gauge\nleader {}", self.leader.load(Ordering::Relaxed));
         out
     }
 }

@@ -2,14 +2,17 @@
 //! of changes from the store's change feed. Unchanged proxies are not re-pushed: each ADS stream
 //! compares the resources it computes with what it sent.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use model::Kind;
 use store::Store;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 
 use crate::ControlPlane;
+use crate::control::Registration;
 
 /// Every resource of the store.
 pub async fn load_all(store: &dyn Store) -> Result<Vec<model::Resource>, store::StoreError> {
@@ -54,4 +57,45 @@ pub async fn ensure_default_mesh(store: &dyn Store) -> Result<(), store::StoreEr
         }
     }
     Ok(())
+}
+
+/// Records in the store the Dataplanes proxies register when they connect, so the API lists them, and
+/// removes those it created when their proxy goes (Kuma's Universal dataplane lifecycle). A Dataplane
+/// that was in the store before its proxy connected stays.
+pub async fn register(store: Arc<dyn Store>, mut registrations: mpsc::UnboundedReceiver<Registration>) {
+    let mut created: BTreeSet<store::Key> = BTreeSet::new();
+    while let Some(registration) = registrations.recv().await {
+        let outcome = match registration {
+            Registration::Connected(dp) => {
+                let key = store::Key::of(&dp);
+                match store.get(&key).await {
+                    Ok(Some(stored))
+                        if stored.resource.spec == dp.spec && stored.resource.meta.labels == dp.meta.labels =>
+                    {
+                        Ok(())
+                    }
+                    Ok(existing) => store.put(dp, store::Expect::Any).await.map(|_| {
+                        if existing.is_none() {
+                            created.insert(key);
+                        }
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            Registration::Disconnected(dp) => {
+                let key = store::Key::of(&dp);
+                if created.remove(&key) {
+                    match store.delete(&key, None).await {
+                        Ok(()) | Err(store::StoreError::NotFound(..)) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!("could not record a proxy's Dataplane: {e}");
+        }
+    }
 }

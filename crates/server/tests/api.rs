@@ -12,6 +12,10 @@ const ROUTE: &str = r#"{"type":"MeshTCPRoute","name":"split","mesh":"default","s
 
 /// A server on its own runtime thread; returns its port.
 fn start() -> (u16, Arc<dyn Store>) {
+    start_with(|api| api)
+}
+
+fn start_with(configure: impl FnOnce(Api) -> Api + Send + 'static) -> (u16, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let control = ControlPlane::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -24,7 +28,7 @@ fn start() -> (u16, Arc<dyn Store>) {
             server::reconcile::ensure_default_mesh(s.as_ref()).await.expect("default mesh");
             tokio::spawn(server::reconcile::run(s.clone(), c.clone()));
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let api = Api { store: s, control: c, read_only: false };
+            let api = configure(Api::new(s, c));
             axum::serve(listener, router(api)).await.expect("serve");
         });
     });
@@ -181,4 +185,81 @@ fn inspect_endpoints_explain_a_dataplane() {
     assert_eq!(status, 404);
     let (status, _) = call(port, "GET", "/meshes/default/dataplanes/web-1/_outbounds/not-a-kri/_routes", "");
     assert_eq!(status, 400);
+}
+
+#[test]
+fn off_loopback_every_request_needs_the_bearer_token() {
+    let (port, _) = start_with(|mut api| {
+        api.token = Some(Arc::from("s3cret"));
+        api
+    });
+    for path in ["/", "/meshes", "/config", "/openapi.json", "/meshes/default/meshtcproutes"] {
+        let (status, body) = call(port, "GET", path, "");
+        assert_eq!((status, body["title"].as_str()), (401, Some("Unauthenticated")), "{path}: {body}");
+    }
+    let (status, _, _) = request(port, "GET", "/meshes", &[("Authorization", "Bearer wrong!")], "");
+    assert_eq!(status, 401);
+    let (status, _, body) = request(port, "GET", "/meshes", &[("Authorization", "Bearer s3cret")], "");
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = request(port, "PUT", "/meshes/default/meshtcproutes/split", &[], ROUTE);
+    assert_eq!(status, 401, "writes too");
+}
+
+#[test]
+fn config_shows_the_effective_configuration() {
+    let (port, _) = start_with(|mut api| {
+        api.config = Arc::new(json!({"store": {"type": "memory"}, "apiServer": {"http": {"port": 5681}}}));
+        api
+    });
+    let (status, body) = call(port, "GET", "/config", "");
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"store": {"type": "memory"}, "apiServer": {"http": {"port": 5681}}}));
+}
+
+/// Follows a `$ref` JSON pointer from the document root.
+fn resolve<'a>(doc: &'a serde_json::Value, reference: &str) -> Option<&'a serde_json::Value> {
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(o) => {
+            if let Some(r) = o.get("$ref").and_then(|r| r.as_str()) {
+                out.push(r);
+            }
+            o.values().for_each(|v| refs(v, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn openapi_document_covers_every_kind_and_its_references_resolve() {
+    let (port, _) = start();
+    let (status, doc) = call(port, "GET", "/openapi.json", "");
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
+    for kind in model::Kind::ALL {
+        let d = kind.descriptor();
+        let single = if d.scope == model::kind::Scope::Mesh {
+            format!("/meshes/{{mesh}}/{}/{{name}}", d.rest_path)
+        } else {
+            format!("/{}/{{name}}", d.rest_path)
+        };
+        let ops = &doc["paths"][&single];
+        for method in ["get", "put", "delete"] {
+            assert!(ops[method].is_object(), "{single} {method}");
+        }
+        assert!(doc["components"]["schemas"][d.wire_name]["properties"].is_object(), "{}", d.wire_name);
+    }
+    assert!(doc["paths"]["/meshes/{mesh}/dataplanes/{name}/_rules"]["get"].is_object());
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 50, "only {} references", all.len());
+    for r in all {
+        assert!(resolve(&doc, r).is_some(), "{r} does not resolve");
+    }
+    // The MeshTCPRoute schema keeps the spec's limits.
+    let text = doc["components"]["schemas"]["MeshTCPRoute"].to_string();
+    assert!(text.contains("\"maxItems\""), "{text}");
 }

@@ -97,15 +97,24 @@ impl ControlPlaneProcess {
 
     /// Starts a control plane on a memory store, with its HTTP API.
     pub fn start_with_api(meshroute: &Path) -> Self {
+        Self::start_with_api_args(meshroute, &[])
+    }
+
+    /// Starts a control plane with its HTTP API and data directory `<dir>/data`, with more arguments
+    /// (the store defaults to memory).
+    pub fn start_with_api_args(meshroute: &Path, extra: &[&str]) -> Self {
         let (port, api_port, diagnostics_port) = (free_port(), free_port(), free_port());
         let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let log = dir.join("control-plane.log");
+        let store: &[&str] = if extra.contains(&"--store") { &[] } else { &["--store", "memory"] };
         let child = Command::new(meshroute)
+            .arg("run")
+            .args(store)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(extra)
             .args([
-                "run",
-                "--store",
-                "memory",
                 "--dp-server-port",
                 &port.to_string(),
                 "--api-port",
