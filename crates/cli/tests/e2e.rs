@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use testkit::echo::EchoServer;
-use testkit::processes::{ControlPlaneProcess, ProxyProcess, eventually, free_port, share, tally};
+use testkit::processes::{ControlPlaneProcess, ProxyProcess, Source, eventually, free_port, share, tally};
 
 fn meshroute() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_meshroute"))
@@ -54,11 +54,13 @@ fn assert_share(counts: &std::collections::BTreeMap<String, usize>, name: &str, 
     assert!((got - expected).abs() <= 5.0, "{name}: {got:.1}% of {counts:?}, expected {expected}% ±5");
 }
 
-#[test]
-fn without_a_policy_connections_reach_the_destination_and_redirect_moves_them() {
+fn without_a_policy_connections_reach_the_destination_and_redirect_moves_them(source: Source) {
     let (_blue, _green, blue_dp, green_dp) = backends();
-    let cp =
-        ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"));
+    let cp = ControlPlaneProcess::start_from(
+        source,
+        meshroute(),
+        &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"),
+    );
     let outbound = free_port();
     let _proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
     wait_ready(outbound);
@@ -74,10 +76,13 @@ fn without_a_policy_connections_reach_the_destination_and_redirect_moves_them() 
     assert_eq!(tally(outbound, 50).get("blue"), Some(&50));
 }
 
-fn split_then_change(delta: bool) {
+fn split_90_10_then_live_50_50(source: Source, delta: bool) {
     let (_blue, _green, blue_dp, green_dp) = backends();
-    let cp =
-        ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"));
+    let cp = ControlPlaneProcess::start_from(
+        source,
+        meshroute(),
+        &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"),
+    );
     cp.write("route.yaml", &split(90, 10));
     let outbound = free_port();
     let extra: &[&str] = if delta { &["--delta"] } else { &[] };
@@ -96,20 +101,18 @@ fn split_then_change(delta: bool) {
     assert_share(&counts, "green", 50.0);
 }
 
-#[test]
-fn split_90_10_then_live_50_50_sotw() {
-    split_then_change(false);
+fn split_90_10_then_live_50_50_sotw(source: Source) {
+    split_90_10_then_live_50_50(source, false);
 }
 
-#[test]
-fn split_90_10_then_live_50_50_delta() {
-    split_then_change(true);
+fn split_90_10_then_live_50_50_delta(source: Source) {
+    split_90_10_then_live_50_50(source, true);
 }
 
-#[test]
-fn a_backend_without_dataplanes_leaves_the_split_with_a_warning() {
+fn a_backend_without_dataplanes_leaves_the_split_with_a_warning(source: Source) {
     let (_blue, _green, blue_dp, green_dp) = backends();
-    let cp = ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}"));
+    let cp =
+        ControlPlaneProcess::start_from(source, meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}"));
     cp.write("green.yaml", &green_dp);
     cp.write("route.yaml", &split(50, 50));
     let outbound = free_port();
@@ -133,22 +136,20 @@ fn a_backend_without_dataplanes_leaves_the_split_with_a_warning() {
     );
 }
 
-#[test]
-fn builtin_gateway_tcp_listener_forwards_by_a_meshtcproute_on_the_meshgateway() {
+fn builtin_gateway_tcp_listener_forwards_by_a_meshtcproute_on_the_meshgateway(source: Source) {
     let (_blue, _green, blue_dp, green_dp) = backends();
     let gateway_port = free_port();
     let resources = format!(
         "type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}---\ntype: MeshGateway\nmesh: default\nname: edge\nselectors: [{{match: {{kuma.io/service: edge}}}}]\nconf:\n  listeners: [{{port: {gateway_port}, protocol: TCP, tags: {{port: tcp}}}}]\n---\ntype: MeshTCPRoute\nname: edge-route\nmesh: default\nspec:\n  targetRef: {{kind: MeshGateway, name: edge}}\n  to: [{{targetRef: {{kind: Mesh}}, rules: [{{default: {{backendRefs: [{{kind: MeshService, name: green}}]}}}}]}}]\n"
     );
-    let cp = ControlPlaneProcess::start(meshroute(), &resources);
+    let cp = ControlPlaneProcess::start_from(source, meshroute(), &resources);
     let gateway = "type: Dataplane\nmesh: default\nname: edge-1\nnetworking:\n  address: 127.0.0.1\n  gateway: {type: BUILTIN, tags: {kuma.io/service: edge}}\n";
     let _proxy = ProxyProcess::start(meshroute(), &cp, "edge", gateway, &[]);
     wait_ready(gateway_port);
     assert_eq!(tally(gateway_port, 30).get("green"), Some(&30));
 }
 
-#[test]
-fn traffic_flows_through_the_destination_sidecar_inbound() {
+fn traffic_flows_through_the_destination_sidecar_inbound(source: Source) {
     // blue's Dataplane is a real proxy: its inbound listener forwards to the echo server.
     let blue = EchoServer::start("blue").expect("blue");
     let blue_inbound = free_port();
@@ -156,7 +157,7 @@ fn traffic_flows_through_the_destination_sidecar_inbound() {
         "type: Dataplane\nmesh: default\nname: blue-1\nnetworking:\n  address: 127.0.0.1\n  inbound: [{{port: {blue_inbound}, servicePort: {}, tags: {{kuma.io/service: blue, kuma.io/protocol: tcp}}}}]\n",
         blue.port
     );
-    let cp = ControlPlaneProcess::start(meshroute(), "type: Mesh\nname: default\n");
+    let cp = ControlPlaneProcess::start_from(source, meshroute(), "type: Mesh\nname: default\n");
     let _blue_proxy = ProxyProcess::start(meshroute(), &cp, "blue", &blue_dp, &[]);
     let outbound = free_port();
     let _client = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
@@ -168,7 +169,11 @@ fn traffic_flows_through_the_destination_sidecar_inbound() {
 #[test]
 fn proxy_stops_envoy_and_exits_on_sigterm() {
     let (_blue, _green, blue_dp, _) = backends();
-    let cp = ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}"));
+    let cp = ControlPlaneProcess::start_from(
+        Source::Files,
+        meshroute(),
+        &format!("type: Mesh\nname: default\n---\n{blue_dp}"),
+    );
     let outbound = free_port();
     let file = cp.dir.join("client.yaml");
     std::fs::write(&file, client(outbound)).expect("dataplane");
@@ -245,11 +250,13 @@ fn listener_identity(proxy: &ProxyProcess) -> String {
     section.lines().filter(|l| l.contains("version_info") || l.contains("last_updated")).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn traffic_shifts_never_drop_established_connections() {
+fn traffic_shifts_never_drop_established_connections(source: Source) {
     let (_blue, _green, blue_dp, green_dp) = backends();
-    let cp =
-        ControlPlaneProcess::start(meshroute(), &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"));
+    let cp = ControlPlaneProcess::start_from(
+        source,
+        meshroute(),
+        &format!("type: Mesh\nname: default\n---\n{blue_dp}---\n{green_dp}"),
+    );
     cp.write("route.yaml", &split(90, 10));
     let outbound = free_port();
     let proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &["--drain-time", "2"]);
@@ -350,3 +357,25 @@ fn the_split_works_through_the_http_api() {
     assert!(eventually(Duration::from_secs(10), || !listed("client-1")), "gone with its proxy");
     assert!(listed("blue-1"), "Dataplanes applied through the API stay");
 }
+
+/// Each scenario runs twice: resources from files (declarative mode) and through the HTTP API.
+macro_rules! from_files_and_through_the_api {
+    ($($scenario:ident),* $(,)?) => {
+        mod from_files {
+            $(#[test] fn $scenario() { super::$scenario(super::Source::Files) })*
+        }
+        mod through_the_api {
+            $(#[test] fn $scenario() { super::$scenario(super::Source::Api) })*
+        }
+    };
+}
+
+from_files_and_through_the_api!(
+    without_a_policy_connections_reach_the_destination_and_redirect_moves_them,
+    split_90_10_then_live_50_50_sotw,
+    split_90_10_then_live_50_50_delta,
+    a_backend_without_dataplanes_leaves_the_split_with_a_warning,
+    builtin_gateway_tcp_listener_forwards_by_a_meshtcproute_on_the_meshgateway,
+    traffic_flows_through_the_destination_sidecar_inbound,
+    traffic_shifts_never_drop_established_connections,
+);

@@ -53,9 +53,20 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// Where a test's resources go: files in the declarative folder, or the HTTP API (memory store).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Files,
+    Api,
+}
+
 /// `meshroute run` on free ports: from a resources folder, or from a memory store behind the HTTP API.
+/// `write` and `remove` work on "files" either way: through the API, a file's resources are PUT, and
+/// those it no longer holds are DELETEd.
 pub struct ControlPlaneProcess {
     child: Child,
+    /// In API mode, the API paths of the resources each "file" holds.
+    api_files: std::sync::Mutex<BTreeMap<String, Vec<String>>>,
     pub port: u16,
     /// The HTTP API port (store mode only).
     pub api_port: Option<u16>,
@@ -66,6 +77,18 @@ pub struct ControlPlaneProcess {
 }
 
 impl ControlPlaneProcess {
+    /// Starts a control plane serving `resources` (one YAML text, written as `mesh.yaml`) from `source`.
+    pub fn start_from(source: Source, meshroute: &Path, resources: &str) -> Self {
+        match source {
+            Source::Files => Self::start(meshroute, resources),
+            Source::Api => {
+                let cp = Self::start_with_api(meshroute);
+                cp.write("mesh.yaml", resources);
+                cp
+            }
+        }
+    }
+
     /// Starts a control plane serving `resources` (one YAML text, written as `mesh.yaml`).
     pub fn start(meshroute: &Path, resources: &str) -> Self {
         let (port, diagnostics_port) = (free_port(), free_port());
@@ -73,6 +96,7 @@ impl ControlPlaneProcess {
         std::fs::create_dir_all(dir.join("resources")).expect("temp dir");
         let log = dir.join("control-plane.log");
         let cp = Self {
+            api_files: std::sync::Mutex::default(),
             child: Command::new(meshroute)
                 .args(["run", "--resources"])
                 .arg(dir.join("resources"))
@@ -126,7 +150,15 @@ impl ControlPlaneProcess {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("meshroute run starts");
-        let cp = Self { child, port, api_port: Some(api_port), diagnostics_port, dir, log };
+        let cp = Self {
+            child,
+            api_files: std::sync::Mutex::default(),
+            port,
+            api_port: Some(api_port),
+            diagnostics_port,
+            dir,
+            log,
+        };
         assert!(
             eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", api_port)).is_ok()),
             "the API did not listen on {api_port}"
@@ -134,15 +166,42 @@ impl ControlPlaneProcess {
         cp
     }
 
-    /// Writes (or replaces) a resource file atomically.
+    /// Writes (or replaces) a resource file atomically; through the API, applies what it holds.
     pub fn write(&self, file: &str, text: &str) {
+        if let Some(api) = self.api_port {
+            let resources: Vec<model::Resource> =
+                model::parse_resources(text).expect("yaml").into_iter().map(|d| d.expect("valid").resource).collect();
+            let paths: Vec<String> = resources.iter().map(api_path).collect();
+            for (resource, path) in resources.iter().zip(&paths) {
+                let (status, body) = crate::http::json(api, "PUT", path, &model::to_universal(resource).to_string());
+                assert!(status == 200 || status == 201, "PUT {path}: {status} {body}");
+            }
+            let before = self.files().insert(file.to_owned(), paths.clone()).unwrap_or_default();
+            for gone in before.iter().filter(|p| !paths.contains(p)) {
+                let (status, body) = crate::http::json(api, "DELETE", gone, "");
+                assert_eq!(status, 200, "DELETE {gone}: {body}");
+            }
+            return;
+        }
         let tmp = self.dir.join(format!(".{file}.tmp"));
         std::fs::write(&tmp, text).expect("write resources");
         std::fs::rename(&tmp, self.dir.join("resources").join(file)).expect("move resources in place");
     }
 
+    /// Removes a resource file; through the API, deletes what it held.
     pub fn remove(&self, file: &str) {
+        if let Some(api) = self.api_port {
+            for path in self.files().remove(file).unwrap_or_default() {
+                let (status, body) = crate::http::json(api, "DELETE", &path, "");
+                assert_eq!(status, 200, "DELETE {path}: {body}");
+            }
+            return;
+        }
         std::fs::remove_file(self.dir.join("resources").join(file)).expect("remove resources");
+    }
+
+    fn files(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<String>>> {
+        self.api_files.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The control plane's log so far.
@@ -159,6 +218,16 @@ impl Drop for ControlPlaneProcess {
     fn drop(&mut self) {
         terminate(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where the API keeps a resource.
+fn api_path(resource: &model::Resource) -> String {
+    let d = resource.kind().descriptor();
+    if resource.kind() == model::Kind::Mesh {
+        format!("/meshes/{}", resource.meta.name)
+    } else {
+        format!("/meshes/{}/{}/{}", resource.meta.mesh, d.rest_path, resource.meta.name)
     }
 }
 
