@@ -110,6 +110,11 @@ impl ApiError {
             StoreError::Backend(m) | StoreError::Corrupt(m) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", m)
             }
+            StoreError::Unavailable(m) | StoreError::Fenced(m) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Store unavailable",
+                &format!("{m}; nothing was written, try again later"),
+            ),
         }
     }
 }

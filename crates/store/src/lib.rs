@@ -1,5 +1,6 @@
 //! Where meshroute keeps resources: a `Store` trait with versioned, optimistic-concurrency writes and a
-//! change feed, and its memory (tests) and SQLite (the embedded default) implementations.
+//! change feed, and its memory (tests), SQLite (the embedded default) and PostgreSQL (several control
+//! planes) implementations, with the coordination several instances need (leases, fencing).
 //!
 //! ```text
 //!  put(resource, Expect) ──► version check ──► write ──► Change{kind, mesh, name, op, version} ─► watchers
@@ -8,7 +9,9 @@
 //!
 //! Resources are stored in their canonical Universal JSON; what is read back parses to the same resource.
 
+pub mod coordination;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 mod time;
 
@@ -16,7 +19,9 @@ use async_trait::async_trait;
 use model::{Kind, Resource};
 use tokio::sync::broadcast;
 
+pub use coordination::{Alone, Coordination, Fence};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Identifies a resource: kind, mesh (empty for Mesh) and name.
@@ -76,6 +81,12 @@ pub enum StoreError {
     Conflict { kind: Kind, mesh: String, name: String, reason: String },
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The store cannot be reached now (HTTP 503); what it holds is not lost.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// A leader-only write by an instance that no longer holds the lease.
+    #[error("fenced: {0}")]
+    Fenced(String),
     #[error("stored resource is unreadable: {0}")]
     Corrupt(String),
 }
@@ -91,6 +102,11 @@ pub trait Store: Send + Sync {
     async fn delete(&self, key: &Key, version: Option<u64>) -> Result<(), StoreError>;
     /// Every change committed from now on.
     fn watch(&self) -> broadcast::Receiver<Change>;
+    /// A number that moves whenever anything stored changes, for stores shared with other instances whose
+    /// change feed can miss events (a dropped notification connection); `None` when `watch` sees all.
+    async fn revision(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// The canonical stored form of a resource.
