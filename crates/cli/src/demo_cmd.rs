@@ -84,7 +84,9 @@ fn demo(duration: Option<u64>, phase: u64) -> Result<(), String> {
         .block_on(store::SqliteStore::open(&data.join("meshroute.db")))
         .map(|s| Arc::new(s) as Arc<dyn Store>)
         .map_err(|e| e.to_string())?;
-    runtime.block_on(server::reconcile::ensure_default_mesh(store.as_ref())).map_err(|e| e.to_string())?;
+    let instance = server::leader::instance_id();
+    let leader = server::leader::Leader::alone(store.clone(), control.clone(), instance.clone());
+    runtime.block_on(leader.tick()).map_err(|e| e.to_string())?;
     let backends = format!(
         "type: Dataplane\nmesh: default\nname: demo-backends\nnetworking:\n  address: 127.0.0.1\n  inbound:\n  - {{port: {}, tags: {{kuma.io/service: demo-backend-v1, kuma.io/protocol: tcp}}}}\n  - {{port: {}, tags: {{kuma.io/service: demo-backend-v2, kuma.io/protocol: tcp}}}}\n",
         v1.port, v2.port
@@ -93,7 +95,7 @@ fn demo(duration: Option<u64>, phase: u64) -> Result<(), String> {
         runtime.block_on(store.put(parse(&yaml)?, Expect::Any)).map_err(|e| e.to_string())?;
     }
     runtime.spawn(server::reconcile::run(store.clone(), control.clone()));
-    runtime.spawn(server::reconcile::register(store.clone(), control.registrations()));
+    runtime.spawn(server::reconcile::register(store.clone(), instance, control.registrations()));
     let ads = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", ads_port))).map_err(io)?;
     let api = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", api_port))).map_err(io)?;
     runtime.spawn(server::serve_ads(control.clone(), ads, std::future::pending()));

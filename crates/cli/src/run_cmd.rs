@@ -11,6 +11,7 @@ use std::time::Duration;
 pub enum StoreKind {
     Sqlite,
     Memory,
+    Postgres,
 }
 
 #[derive(clap::Args)]
@@ -22,9 +23,19 @@ pub struct RunArgs {
     /// Where the embedded store keeps its data (default: the user's data directory).
     #[arg(long, env = "MESHROUTE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The store: sqlite (embedded, durable) or memory (lost on exit).
+    /// The store: sqlite (embedded, durable), memory (lost on exit) or postgres (shared by several
+    /// control planes).
     #[arg(long, env = "MESHROUTE_STORE", value_enum, default_value = "sqlite")]
     pub store: StoreKind,
+    /// The PostgreSQL database of `--store postgres`, e.g. postgres://user@host:5432/meshroute.
+    #[arg(long, env = "MESHROUTE_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// The schema meshroute keeps its tables in (created if missing).
+    #[arg(long, env = "MESHROUTE_POSTGRES_SCHEMA", default_value = "meshroute")]
+    pub postgres_schema: String,
+    /// This instance's name among the control planes on one store (default: host, pid, random).
+    #[arg(long, env = "MESHROUTE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
     /// The address the dataplane server, the API and diagnostics listen on.
     #[arg(long, env = "MESHROUTE_ADDRESS", default_value = "127.0.0.1")]
     pub address: String,
@@ -48,11 +59,44 @@ fn default_data_dir() -> PathBuf {
         .join("meshroute")
 }
 
+/// The store and how instances on it coordinate.
+async fn open_store(
+    args: &RunArgs,
+    dir: &std::path::Path,
+    instance: &str,
+) -> Result<(Arc<dyn store::Store>, Arc<dyn store::Coordination>), String> {
+    let alone = |store: Arc<dyn store::Store>| {
+        let coordination: Arc<dyn store::Coordination> = Arc::new(store::Alone { store: store.clone() });
+        (store, coordination)
+    };
+    match args.store {
+        StoreKind::Memory => Ok(alone(Arc::new(store::MemoryStore::new()))),
+        StoreKind::Sqlite => store::SqliteStore::open(&dir.join("meshroute.db"))
+            .await
+            .map(|s| alone(Arc::new(s)))
+            .map_err(|e| format!("cannot open the store in {}: {e}", dir.display())),
+        StoreKind::Postgres => {
+            let url = args
+                .postgres_url
+                .as_deref()
+                .ok_or("--store postgres needs --postgres-url (or MESHROUTE_POSTGRES_URL)")?;
+            let store = store::PostgresStore::open(url, &args.postgres_schema, instance)
+                .await
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
+            let store = Arc::new(store);
+            Ok((store.clone(), store))
+        }
+    }
+}
+
 /// What `GET /config` shows: every setting in effect, no secrets.
 fn effective_config(args: &RunArgs, data_dir: &std::path::Path, token_required: bool) -> serde_json::Value {
     serde_json::json!({
         "environment": "universal",
-        "store": { "type": match args.store { StoreKind::Sqlite => "sqlite", StoreKind::Memory => "memory" } },
+        "store": {
+            "type": match args.store { StoreKind::Sqlite => "sqlite", StoreKind::Memory => "memory", StoreKind::Postgres => "postgres" },
+            "postgres": { "schema": args.postgres_schema, "urlSet": args.postgres_url.is_some() },
+        },
         "dataDir": data_dir.display().to_string(),
         "address": args.address,
         "dpServer": { "port": args.dp_server_port },
@@ -115,22 +159,26 @@ pub fn run(args: RunArgs) -> ExitCode {
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 return fail(1, &format!("--data-dir {}: {e}", dir.display()));
             }
-            let store: Arc<dyn store::Store> = match args.store {
-                StoreKind::Memory => Arc::new(store::MemoryStore::new()),
-                StoreKind::Sqlite => match store::SqliteStore::open(&dir.join("meshroute.db")).await {
-                    Ok(s) => Arc::new(s),
-                    Err(e) => return fail(1, &format!("cannot open the store in {}: {e}", dir.display())),
-                },
+            let instance = args.instance_id.clone().unwrap_or_else(server::leader::instance_id);
+            let (store, coordination) = match open_store(&args, &dir, &instance).await {
+                Ok(s) => s,
+                Err(e) => return fail(1, &e),
             };
             let store: Arc<dyn store::Store> =
                 Arc::new(server::metered_store::MeteredStore::new(store, control.metrics.clone()));
-            // One instance on its own store does the leader's work.
-            control.metrics.set_leader(true);
-            if let Err(e) = server::reconcile::ensure_default_mesh(store.as_ref()).await {
-                return fail(1, &format!("cannot create the default mesh: {e}"));
+            let leader = server::leader::Leader {
+                coordination,
+                store: store.clone(),
+                control: control.clone(),
+                instance: instance.clone(),
+            };
+            // The first tick creates the default mesh (if this instance leads) before the API opens.
+            if let Err(e) = leader.tick().await {
+                return fail(1, &format!("cannot reach the store: {e}"));
             }
+            tokio::spawn(leader.run());
             tokio::spawn(server::reconcile::run(store.clone(), control.clone()));
-            tokio::spawn(server::reconcile::register(store.clone(), control.registrations()));
+            tokio::spawn(server::reconcile::register(store.clone(), instance.clone(), control.registrations()));
             let api = match listen(&args.address, args.api_port).await {
                 Ok(l) => l,
                 Err(e) => return fail(1, &e),
@@ -153,7 +201,7 @@ pub fn run(args: RunArgs) -> ExitCode {
                 }
             });
             tracing::info!(
-                "API on {}:{}, dataplane server (ADS) on {}:{}",
+                "instance {instance}: API on {}:{}, dataplane server (ADS) on {}:{}",
                 args.address,
                 args.api_port,
                 args.address,

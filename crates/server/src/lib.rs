@@ -19,6 +19,7 @@ pub mod dp_server;
 pub mod echo;
 pub mod envoy;
 pub mod files;
+pub mod leader;
 pub mod metered_store;
 pub mod metrics;
 pub mod openapi;
@@ -69,7 +70,8 @@ pub async fn serve_api(
     axum::serve(listener, api::router(api)).with_graceful_shutdown(shutdown).await
 }
 
-/// The diagnostics endpoints: `/metrics` (Prometheus text), `/ready` (resources loaded) and `/healthy`.
+/// The diagnostics endpoints: `/metrics` (Prometheus text), `/ready` (resources loaded; `degraded` while
+/// the store is unavailable) and `/healthy`.
 pub fn diagnostics_router(control: Arc<ControlPlane>) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
@@ -79,10 +81,13 @@ pub fn diagnostics_router(control: Arc<ControlPlane>) -> axum::Router {
         .route(
             "/ready",
             get(move || async move {
-                if control.is_ready() {
-                    (StatusCode::OK, "ready")
-                } else {
+                if !control.is_ready() {
                     (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                } else if !control.metrics.store_available() {
+                    // Still 200: proxies connecting here get the last good configuration.
+                    (StatusCode::OK, "degraded: the store is unavailable; serving the last good configuration")
+                } else {
+                    (StatusCode::OK, "ready")
                 }
             }),
         )

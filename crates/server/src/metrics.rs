@@ -61,6 +61,8 @@ pub struct Metrics {
     store_conflicts: Mutex<BTreeMap<&'static str, u64>>,
     /// 1 while this instance holds the leader lease.
     leader: AtomicI64,
+    /// 0 while the store cannot be read (the last good resources are served).
+    store_unavailable: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -110,6 +112,14 @@ impl Metrics {
         self.leader.store(i64::from(leader), Ordering::Relaxed);
     }
 
+    pub fn set_store_available(&self, available: bool) {
+        self.store_unavailable.store(!available, Ordering::Relaxed);
+    }
+
+    pub fn store_available(&self) -> bool {
+        !self.store_unavailable.load(Ordering::Relaxed)
+    }
+
     pub fn pushes_total(&self) -> u64 {
         lock(&self.pushes).values().sum()
     }
@@ -156,6 +166,11 @@ impl Metrics {
             let _ = writeln!(out, "store_conflicts{{resource_type=\"{resource_type}\"}} {n}");
         }
         let _ = writeln!(out, "# TYPE leader gauge\nleader {}", self.leader.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# TYPE meshroute_store_available gauge\nmeshroute_store_available {}",
+            i32::from(self.store_available())
+        );
         out
     }
 }

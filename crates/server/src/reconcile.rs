@@ -1,21 +1,26 @@
 //! Keeps the control plane in step with the store: a full load at start, then a reload after each burst
-//! of changes from the store's change feed. Unchanged proxies are not re-pushed: each ADS stream
-//! compares the resources it computes with what it sent.
+//! of changes from the store's change feed, and whenever the store's revision moves without one (a
+//! shared store whose notifications were missed). A failed read keeps the last good resources and marks
+//! the store unavailable until a read succeeds again. Unchanged proxies are not re-pushed: each ADS
+//! stream compares the resources it computes with what it sent.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use model::Kind;
-use store::Store;
+use model::{Kind, Resource};
+use store::{Store, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
 use crate::ControlPlane;
 use crate::control::Registration;
+use crate::leader::REGISTERED_BY;
+
+/// How often the store's revision is checked (and, while it is unavailable, a reload retried).
+pub const POLL: Duration = Duration::from_secs(1);
 
 /// Every resource of the store.
-pub async fn load_all(store: &dyn Store) -> Result<Vec<model::Resource>, store::StoreError> {
+pub async fn load_all(store: &dyn Store) -> Result<Vec<Resource>, StoreError> {
     let mut all = Vec::new();
     for kind in Kind::ALL {
         all.extend(store.list(*kind, None).await?.into_iter().map(|s| s.resource));
@@ -23,74 +28,81 @@ pub async fn load_all(store: &dyn Store) -> Result<Vec<model::Resource>, store::
     Ok(all)
 }
 
-/// Loads the store into the control plane now and after every change; a failed read keeps the last good
-/// resources in place.
+/// Loads the store into the control plane now, after every change, and on every revision move.
 pub async fn run(store: Arc<dyn Store>, control: Arc<ControlPlane>) {
     let mut changes = store.watch();
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The revision the loaded resources are at; None before the first load (or for stores without one).
+    let mut loaded: Option<u64> = None;
+    let mut stale = true;
     loop {
-        match load_all(store.as_ref()).await {
-            Ok(resources) => control.replace_resources(resources),
-            Err(e) => tracing::error!("keeping the last good resources: {e}"),
-        }
-        match changes.recv().await {
-            Ok(_) | Err(RecvError::Lagged(_)) => {
-                // Let a burst of writes land, then load once.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                while changes.try_recv().is_ok() {}
-            }
-            Err(RecvError::Closed) => return,
-        }
-    }
-}
-
-/// Creates the `default` mesh if the store has no mesh of that name.
-pub async fn ensure_default_mesh(store: &dyn Store) -> Result<(), store::StoreError> {
-    let key = store::Key { kind: Kind::Mesh, mesh: String::new(), name: model::resource::DEFAULT_MESH.to_owned() };
-    if store.get(&key).await?.is_none() {
-        let mesh = model::Resource::new(
-            model::Meta { name: model::resource::DEFAULT_MESH.to_owned(), ..model::Meta::default() },
-            model::Spec::Mesh(model::kinds::mesh::MeshSpec::default()),
-        );
-        match store.put(mesh, store::Expect::Absent).await {
-            Ok(_) | Err(store::StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Records in the store the Dataplanes proxies register when they connect, so the API lists them, and
-/// removes those it created when their proxy goes (Kuma's Universal dataplane lifecycle). A Dataplane
-/// that was in the store before its proxy connected stays.
-pub async fn register(store: Arc<dyn Store>, mut registrations: mpsc::UnboundedReceiver<Registration>) {
-    let mut created: BTreeSet<store::Key> = BTreeSet::new();
-    while let Some(registration) = registrations.recv().await {
-        let outcome = match registration {
-            Registration::Connected(dp) => {
-                let key = store::Key::of(&dp);
-                match store.get(&key).await {
-                    Ok(Some(stored))
-                        if stored.resource.spec == dp.spec && stored.resource.meta.labels == dp.meta.labels =>
-                    {
-                        Ok(())
+        if stale {
+            // Read the revision first: a write landing during the load moves it again, and is loaded next.
+            let revision = store.revision().await;
+            match load_all(store.as_ref()).await {
+                Ok(resources) => {
+                    control.replace_resources(resources);
+                    if !control.metrics.store_available() {
+                        tracing::info!("the store is back; resources reloaded");
                     }
-                    Ok(existing) => store.put(dp, store::Expect::Any).await.map(|_| {
-                        if existing.is_none() {
-                            created.insert(key);
-                        }
-                    }),
-                    Err(e) => Err(e),
+                    control.metrics.set_store_available(true);
+                    loaded = revision.ok().flatten();
+                    stale = false;
+                }
+                Err(e) => {
+                    if control.metrics.store_available() {
+                        tracing::error!("the store is unavailable, serving the last good resources: {e}");
+                    }
+                    control.metrics.set_store_available(false);
                 }
             }
+        }
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    // Let a burst of writes land, then load once.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    while changes.try_recv().is_ok() {}
+                    stale = true;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = poll.tick() => match store.revision().await {
+                Ok(Some(revision)) if loaded != Some(revision) => stale = true,
+                Ok(_) => {}
+                Err(_) => {
+                    control.metrics.set_store_available(false);
+                    stale = true;
+                }
+            },
+        }
+    }
+}
+
+/// Records in the store the Dataplanes proxies register when they connect, labelled with this instance,
+/// so the API lists them; removes them when their proxy goes (Kuma's Universal dataplane lifecycle). A
+/// Dataplane that was in the store without that label (applied by a user) keeps its labels and stays.
+/// If this instance dies, the leader removes what it registered (see `leader`).
+pub async fn register(
+    store: Arc<dyn Store>,
+    instance: String,
+    mut registrations: mpsc::UnboundedReceiver<Registration>,
+) {
+    while let Some(registration) = registrations.recv().await {
+        let outcome = match registration {
+            Registration::Connected(dp) => connected(store.as_ref(), &instance, dp).await,
             Registration::Disconnected(dp) => {
                 let key = store::Key::of(&dp);
-                if created.remove(&key) {
-                    match store.delete(&key, None).await {
-                        Ok(()) | Err(store::StoreError::NotFound(..)) => Ok(()),
-                        Err(e) => Err(e),
+                match store.get(&key).await {
+                    Ok(Some(stored)) if stored.resource.label(REGISTERED_BY) == Some(instance.as_str()) => {
+                        match store.delete(&key, Some(stored.version)).await {
+                            Ok(()) | Err(StoreError::NotFound(..) | StoreError::Conflict { .. }) => Ok(()),
+                            Err(e) => Err(e),
+                        }
                     }
-                } else {
-                    Ok(())
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
                 }
             }
         };
@@ -98,4 +110,23 @@ pub async fn register(store: Arc<dyn Store>, mut registrations: mpsc::UnboundedR
             tracing::warn!("could not record a proxy's Dataplane: {e}");
         }
     }
+}
+
+async fn connected(store: &dyn Store, instance: &str, mut dp: Resource) -> Result<(), StoreError> {
+    let key = store::Key::of(&dp);
+    let existing = store.get(&key).await?;
+    let user_owned = existing.as_ref().is_some_and(|s| s.resource.label(REGISTERED_BY).is_none());
+    if user_owned {
+        if let Some(s) = &existing {
+            dp.meta.labels.clone_from(&s.resource.meta.labels);
+        }
+    } else {
+        dp.meta.labels.insert(REGISTERED_BY.to_owned(), instance.to_owned());
+    }
+    let unchanged =
+        existing.as_ref().is_some_and(|s| s.resource.spec == dp.spec && s.resource.meta.labels == dp.meta.labels);
+    if unchanged {
+        return Ok(());
+    }
+    store.put(dp, existing.map_or(store::Expect::Absent, |s| store::Expect::Version(s.version))).await.map(|_| ())
 }

@@ -25,7 +25,8 @@ fn start_with(configure: impl FnOnce(Api) -> Api + Send + 'static) -> (u16, Arc<
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async move {
-            server::reconcile::ensure_default_mesh(s.as_ref()).await.expect("default mesh");
+            let leader = server::leader::Leader::alone(s.clone(), c.clone(), "test".into());
+            assert!(leader.tick().await.expect("default mesh"), "alone, it leads");
             tokio::spawn(server::reconcile::run(s.clone(), c.clone()));
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             let api = configure(Api::new(s, c));

@@ -1,0 +1,129 @@
+//! The work only one control plane may do, and the lease that decides which one.
+//!
+//! Every second each instance heartbeats and takes or renews the leader lease (5 s, as Kuma). The leader
+//! then creates the `default` mesh if it is missing, and removes Dataplanes that proxies registered
+//! through instances that are gone (no heartbeat for [`INSTANCE_TIMEOUT`]). Each of those writes is fenced
+//! by the lease term, so an instance that lost the lease without noticing cannot act. The `leader` gauge
+//! says which instance leads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::Kind;
+use store::{Coordination, Expect, Fence, Key, Store, StoreError};
+
+use crate::ControlPlane;
+
+/// How long the leader lease lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(5);
+/// How often instances heartbeat and the leader renews.
+pub const TICK: Duration = Duration::from_secs(1);
+/// An instance without a heartbeat this long is gone; its proxies' registrations are removed.
+pub const INSTANCE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The label on a Dataplane a proxy registered: which instance it is connected to.
+pub const REGISTERED_BY: &str = "meshroute.io/registered-by";
+
+pub struct Leader {
+    pub coordination: Arc<dyn Coordination>,
+    pub store: Arc<dyn Store>,
+    pub control: Arc<ControlPlane>,
+    pub instance: String,
+}
+
+/// A name for this process among the instances: host, pid and a random suffix.
+pub fn instance_id() -> String {
+    use std::io::Read;
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let mut random = [0u8; 3];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let host = if host.is_empty() { "meshroute".to_owned() } else { host };
+    format!("{host}-{}-{suffix}", std::process::id())
+}
+
+impl Leader {
+    /// The leader of a control plane alone on its store (memory, SQLite).
+    pub fn alone(store: Arc<dyn Store>, control: Arc<ControlPlane>, instance: String) -> Self {
+        Self { coordination: Arc::new(store::Alone { store: store.clone() }), store, control, instance }
+    }
+
+    /// Heartbeats, and does the leader's work if this instance leads.
+    pub async fn tick(&self) -> Result<bool, StoreError> {
+        let fence = match self.coordination.heartbeat(&self.instance, LEASE).await {
+            Ok(f) => f,
+            Err(e) => {
+                // Without the database this instance cannot prove it leads, so it does not.
+                self.control.metrics.set_leader(false);
+                return Err(e);
+            }
+        };
+        self.control.metrics.set_leader(fence.is_some());
+        let Some(fence) = fence else { return Ok(false) };
+        self.ensure_default_mesh(&fence).await?;
+        self.remove_gone_registrations(&fence).await?;
+        Ok(true)
+    }
+
+    /// Ticks forever.
+    pub async fn run(self) {
+        let mut was_leader = None;
+        loop {
+            match self.tick().await {
+                Ok(leads) if was_leader != Some(leads) => {
+                    tracing::info!(instance = %self.instance, "{}", if leads { "leading" } else { "following" });
+                    was_leader = Some(leads);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if was_leader != Some(false) {
+                        tracing::warn!(instance = %self.instance, "not leading: {e}");
+                    }
+                    was_leader = Some(false);
+                }
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    async fn ensure_default_mesh(&self, fence: &Fence) -> Result<(), StoreError> {
+        let name = model::resource::DEFAULT_MESH;
+        let key = Key { kind: Kind::Mesh, mesh: String::new(), name: name.to_owned() };
+        if self.store.get(&key).await?.is_some() {
+            return Ok(());
+        }
+        let mesh = model::Resource::new(
+            model::Meta { name: name.to_owned(), ..model::Meta::default() },
+            model::Spec::Mesh(model::kinds::mesh::MeshSpec::default()),
+        );
+        match self.coordination.put_fenced(mesh, Expect::Absent, fence).await {
+            Ok(_) => {
+                tracing::info!("default Mesh created");
+                Ok(())
+            }
+            Err(StoreError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn remove_gone_registrations(&self, fence: &Fence) -> Result<(), StoreError> {
+        let mut live = self.coordination.live_instances(INSTANCE_TIMEOUT).await?;
+        live.insert(self.instance.clone());
+        for stored in self.store.list(Kind::Dataplane, None).await? {
+            let Some(owner) = stored.resource.label(REGISTERED_BY) else { continue };
+            if live.contains(owner) {
+                continue;
+            }
+            let key = Key::of(&stored.resource);
+            match self.coordination.delete_fenced(&key, Some(stored.version), fence).await {
+                Ok(()) => tracing::info!(
+                    "removed Dataplane {}/{}: its proxy's control plane {owner} is gone",
+                    key.mesh,
+                    key.name
+                ),
+                Err(StoreError::NotFound(..) | StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
