@@ -67,4 +67,8 @@ impl Store for MeteredStore {
     fn watch(&self) -> broadcast::Receiver<Change> {
         self.inner.watch()
     }
+
+    async fn revision(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.revision().await
+    }
 }

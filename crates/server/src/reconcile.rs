@@ -4,6 +4,7 @@
 //! the store unavailable until a read succeeds again. Unchanged proxies are not re-pushed: each ADS
 //! stream compares the resources it computes with what it sent.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,25 +90,46 @@ pub async fn register(
     instance: String,
     mut registrations: mpsc::UnboundedReceiver<Registration>,
 ) {
-    while let Some(registration) = registrations.recv().await {
-        let outcome = match registration {
-            Registration::Connected(dp) => connected(store.as_ref(), &instance, dp).await,
-            Registration::Disconnected(dp) => {
-                let key = store::Key::of(&dp);
-                match store.get(&key).await {
-                    Ok(Some(stored)) if stored.resource.label(REGISTERED_BY) == Some(instance.as_str()) => {
-                        match store.delete(&key, Some(stored.version)).await {
-                            Ok(()) | Err(StoreError::NotFound(..) | StoreError::Conflict { .. }) => Ok(()),
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e),
-                }
+    // Registrations that failed (the store was unavailable), retried every POLL; a later one for the same
+    // Dataplane replaces an earlier one.
+    let mut pending: BTreeMap<store::Key, Registration> = BTreeMap::new();
+    let mut retry = tokio::time::interval(POLL);
+    loop {
+        tokio::select! {
+            next = registrations.recv() => {
+                let Some(registration) = next else { return };
+                let key = match &registration {
+                    Registration::Connected(dp) | Registration::Disconnected(dp) => store::Key::of(dp),
+                };
+                pending.insert(key, registration);
             }
-        };
-        if let Err(e) = outcome {
-            tracing::warn!("could not record a proxy's Dataplane: {e}");
+            _ = retry.tick() => {}
+        }
+        let mut failed = BTreeMap::new();
+        for (key, registration) in std::mem::take(&mut pending) {
+            if let Err(e) = record(store.as_ref(), &instance, &registration).await {
+                tracing::warn!("could not record {}/{} in the store, will retry: {e}", key.mesh, key.name);
+                failed.insert(key, registration);
+            }
+        }
+        pending = failed;
+    }
+}
+
+async fn record(store: &dyn Store, instance: &str, registration: &Registration) -> Result<(), StoreError> {
+    match registration {
+        Registration::Connected(dp) => connected(store, instance, dp.clone()).await,
+        Registration::Disconnected(dp) => {
+            let key = store::Key::of(dp);
+            match store.get(&key).await? {
+                Some(stored) if stored.resource.label(REGISTERED_BY) == Some(instance) => {
+                    match store.delete(&key, Some(stored.version)).await {
+                        Ok(()) | Err(StoreError::NotFound(..) | StoreError::Conflict { .. }) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => Ok(()),
+            }
         }
     }
 }

