@@ -99,13 +99,13 @@ fn exactly_one_leader_and_another_takes_over_after_kill_9() {
     let mut b = on_postgres(&url(), &schema);
     let leaders = |a: &ControlPlaneProcess, b: &ControlPlaneProcess| (a.metric("leader"), b.metric("leader"));
     assert!(
-        eventually(Duration::from_secs(5), || matches!(leaders(&a, &b), (Some(x), Some(y)) if x + y == 1.0)),
+        eventually(Duration::from_secs(5), || matches!(leaders(&a, &b), (Some(x), Some(y)) if x + y == 1)),
         "exactly one leader: {:?}",
         leaders(&a, &b)
     );
     for _ in 0..10 {
         let (x, y) = leaders(&a, &b);
-        assert_eq!(x.unwrap_or(0.0) + y.unwrap_or(0.0), 1.0, "never two leaders, never none");
+        assert_eq!(x.unwrap_or(0) + y.unwrap_or(0), 1, "never two leaders, never none");
         std::thread::sleep(Duration::from_millis(200));
     }
     let (status, _) = json(a.api_port.expect("API"), "GET", "/meshes/default", "");
@@ -113,7 +113,7 @@ fn exactly_one_leader_and_another_takes_over_after_kill_9() {
 
     // A proxy connected to the leader registers its Dataplane; the leader is killed; the other instance
     // takes over and, once the dead instance's heartbeat is old, removes that registration.
-    let (leader, follower) = if a.metric("leader") == Some(1.0) { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    let (leader, follower) = if a.metric("leader") == Some(1) { (&mut a, &mut b) } else { (&mut b, &mut a) };
     let follower_api = follower.api_port.expect("API");
     let outbound = free_port();
     let proxy = ProxyProcess::start(meshroute(), leader, "client", &client(outbound), &[]);
@@ -124,7 +124,7 @@ fn exactly_one_leader_and_another_takes_over_after_kill_9() {
     assert!(eventually(Duration::from_secs(10), registered), "the proxy registered through the leader");
     leader.kill();
     let killed = Instant::now();
-    assert!(eventually(Duration::from_secs(10), || follower.metric("leader") == Some(1.0)), "takeover within 10 s");
+    assert!(eventually(Duration::from_secs(10), || follower.metric("leader") == Some(1)), "takeover within 10 s");
     eprintln!("takeover after kill -9: {} ms", killed.elapsed().as_millis());
     assert!(
         eventually(Duration::from_secs(25), || !registered()),
@@ -156,7 +156,7 @@ fn a_database_outage_keeps_traffic_flowing_fails_writes_fast_and_loses_nothing()
         request(cp.diagnostics_port, "GET", "/ready", &[], "").2,
         cp.log()
     );
-    assert_eq!(cp.metric("meshroute_store_available"), Some(0.0));
+    assert_eq!(cp.metric("meshroute_store_available"), Some(0));
     let started = Instant::now();
     let (status, body) = json(api, "PUT", "/meshes/default/meshtcproutes/split", &split(100, 0));
     let took = started.elapsed();

@@ -224,8 +224,8 @@ impl ControlPlaneProcess {
         crate::http::request(self.diagnostics_port, "GET", "/metrics", &[], "").2
     }
 
-    /// The value of an unlabelled metric line, e.g. `leader`.
-    pub fn metric(&self, name: &str) -> Option<f64> {
+    /// The value of an unlabelled integer metric line, e.g. `leader`.
+    pub fn metric(&self, name: &str) -> Option<i64> {
         self.metrics().lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 }
