@@ -242,10 +242,41 @@ async fn main() {
     report("simulated clients", simulated_times);
     report("real Envoys", envoy_times);
 
+    let last = resources(80 - u32::try_from(CHANGES - 1).unwrap_or(0) * 5);
     let before = *pushes.lock().expect("lock");
-    control.replace_resources(resources(80 - u32::try_from(CHANGES - 1).unwrap_or(0) * 5));
+    let replans = control.metrics.regenerations_total();
+    control.replace_resources(last.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    println!("  regenerating with no change: {} responses pushed", *pushes.lock().expect("lock") - before);
+    println!(
+        "  the same resources again: {} proxies replanned, {} responses pushed",
+        control.metrics.regenerations_total() - replans,
+        *pushes.lock().expect("lock") - before
+    );
+
+    // Selective replanning: a change to one proxy's own Dataplane, then a change in another mesh.
+    let mut one = last.clone();
+    if let Some(dp) = one.iter_mut().find(|r| r.meta.name == "sim-0") {
+        dp.meta.labels.insert("team".into(), "bench".into());
+    }
+    let mut other_mesh = one.clone();
+    other_mesh.extend(
+        model::parse_resources("type: Mesh\nname: other\n---\ntype: Dataplane\nmesh: other\nname: x\nnetworking: {address: 10.9.9.9, inbound: [{port: 1, tags: {kuma.io/service: x}}]}\n")
+            .expect("yaml")
+            .into_iter()
+            .map(|d| d.expect("valid").resource),
+    );
+    for (what, next) in [("one proxy's own Dataplane relabelled", one), ("a new mesh with a Dataplane", other_mesh)] {
+        let before = *pushes.lock().expect("lock");
+        let replans = control.metrics.regenerations_total();
+        control.replace_resources(next);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        println!(
+            "  {what}: {} of {} proxies replanned, {} responses pushed",
+            control.metrics.regenerations_total() - replans,
+            SIMULATED + ENVOYS,
+            *pushes.lock().expect("lock") - before
+        );
+    }
 
     for e in &mut envoys {
         let _ = e.kill();

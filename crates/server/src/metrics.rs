@@ -120,6 +120,10 @@ impl Metrics {
         !self.store_unavailable.load(Ordering::Relaxed)
     }
 
+    pub fn regenerations_total(&self) -> u64 {
+        self.regenerations.load(Ordering::Relaxed)
+    }
+
     pub fn pushes_total(&self) -> u64 {
         lock(&self.pushes).values().sum()
     }
