@@ -1,11 +1,15 @@
-//! meshroute's control plane process parts: the shared state, the ADS server (SotW and Delta) that
-//! programs Envoy, the declarative resource folder, and the Envoy bootstrap of `meshroute proxy`.
+//! meshroute's control plane process parts: the shared state, the dataplane server (`/bootstrap` and ADS,
+//! SotW and Delta) that programs Envoy, the HTTP API, the reconcile loop from the store or a folder, and the
+//! leader's work when several instances share a store.
 //!
 //! ```text
-//!  resources folder ──(poll, parse; a bad file keeps the last good set)──► ControlPlane
-//!  Envoy ──ADS (gRPC, node <mesh>.<name>, Dataplane in node metadata)──►   │ generation watch
-//!        ◄── per stream: plan ─► generate ─► send changed types, CDS → EDS → ECDS → LDS (LDS, ECDS first
-//!            when clusters go away)
+//!  API ──► Store ──change feed / revision poll──► reconcile ──► ControlPlane (snapshot per mesh)
+//!  resources folder ──(poll; a bad file keeps the last good set)──────────────►   │ wakes only the
+//!  kuma-dp / meshroute proxy ──POST /bootstrap──► dp server                       │ proxies a change
+//!  Envoy ──ADS (node <mesh>.<name>, Dataplane in node metadata)──► stream ◄───────┘ can affect
+//!        ◄── plan ─► generate ─► send changed types, CDS → EDS → ECDS → LDS (LDS, ECDS first when
+//!            clusters go away)
+//!  leader (lease in the store) ──fenced writes──► default mesh, Dataplanes of dead instances removed
 //! ```
 
 pub mod ads;
