@@ -136,7 +136,8 @@ fn exactly_one_leader_and_another_takes_over_after_kill_9() {
 #[test]
 fn a_database_outage_keeps_traffic_flowing_fails_writes_fast_and_loses_nothing() {
     let schema = Schema::new("outage");
-    let link = Cuttable::start("127.0.0.1", 5432);
+    let (host, port) = testkit::postgres::host_port();
+    let link = Cuttable::start(&host, port);
     let cp = on_postgres(&url_via(link.port), &schema);
     let api = cp.api_port.expect("API");
     let (_blue, _green) = backends(api);

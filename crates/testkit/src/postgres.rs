@@ -5,6 +5,17 @@ pub fn url() -> String {
     std::env::var("MESHROUTE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// The server's host and port, from the URL.
+pub fn host_port() -> (String, u16) {
+    let url = url();
+    let authority = url.split_once("://").map_or(url.as_str(), |(_, r)| r).split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+        None => (host_port.to_owned(), 5432),
+    }
+}
+
 /// The URL with its host and port replaced (to go through a forwarder).
 pub fn url_via(port: u16) -> String {
     let url = url();
