@@ -95,7 +95,7 @@ fn demo(duration: Option<u64>, phase: u64) -> Result<(), String> {
         runtime.block_on(store.put(parse(&yaml)?, Expect::Any)).map_err(|e| e.to_string())?;
     }
     runtime.spawn(server::reconcile::run(store.clone(), control.clone()));
-    runtime.spawn(server::reconcile::register(store.clone(), instance, control.registrations()));
+    runtime.spawn(server::reconcile::register(store.clone(), control.clone(), instance));
     let ads = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", ads_port))).map_err(io)?;
     let api = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", api_port))).map_err(io)?;
     runtime.spawn(server::serve_ads(control.clone(), ads, std::future::pending()));

@@ -166,19 +166,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             };
             let store: Arc<dyn store::Store> =
                 Arc::new(server::metered_store::MeteredStore::new(store, control.metrics.clone()));
-            let leader = server::leader::Leader {
-                coordination,
-                store: store.clone(),
-                control: control.clone(),
-                instance: instance.clone(),
-            };
+            let leader = server::leader::Leader::new(coordination, store.clone(), control.clone(), instance.clone());
             // The first tick creates the default mesh (if this instance leads) before the API opens.
             if let Err(e) = leader.tick().await {
                 return fail(1, &format!("cannot reach the store: {e}"));
             }
             tokio::spawn(leader.run());
             tokio::spawn(server::reconcile::run(store.clone(), control.clone()));
-            tokio::spawn(server::reconcile::register(store.clone(), instance.clone(), control.registrations()));
+            tokio::spawn(server::reconcile::register(store.clone(), control.clone(), instance.clone()));
             let api = match listen(&args.address, args.api_port).await {
                 Ok(l) => l,
                 Err(e) => return fail(1, &e),

@@ -87,8 +87,8 @@ fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
     })
 }
 
-/// The current resources of a peer; problems are logged and give an empty set (never a partial one).
-fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<String>) -> ResourceSet {
+/// The current resources of a peer; a problem is logged and gives None (never a partial set).
+fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<String>) -> Option<ResourceSet> {
     match control.resources_for(&peer.mesh, &peer.name, peer.options) {
         Ok((set, warnings)) => {
             if warnings != *last_warnings {
@@ -97,11 +97,11 @@ fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<String>)
                 }
                 *last_warnings = warnings;
             }
-            set
+            Some(set)
         }
         Err(e) => {
             tracing::warn!(proxy = %peer.id, "no configuration: {e}");
-            ResourceSet::default()
+            None
         }
     }
 }
@@ -227,7 +227,12 @@ async fn run_stream<S: Session>(
                     }
                 }
                 let Some(p) = &peer else { break };
-                let set = resources.get_or_insert_with(|| current(&control, p, &mut warnings));
+                if resources.is_none() {
+                    // Nothing is planned from a control plane that has not loaded its resources yet.
+                    control.wait_ready().await;
+                }
+                // A proxy that cannot be planned at all (no such mesh) gets an empty config.
+                let set = resources.get_or_insert_with(|| current(&control, p, &mut warnings).unwrap_or_default());
                 let (out, verdict) = session.on_request(&req, set);
                 record(&control, &p.id, S::type_url(&req), verdict);
                 for response in out {
@@ -242,7 +247,8 @@ async fn run_stream<S: Session>(
                     break;
                 }
                 let Some(p) = &peer else { continue };
-                let next = current(&control, p, &mut warnings);
+                // Keep what Envoy has rather than replace it with nothing when planning fails.
+                let Some(next) = current(&control, p, &mut warnings) else { continue };
                 if resources.as_ref() == Some(&next) {
                     continue;
                 }
@@ -258,6 +264,8 @@ async fn run_stream<S: Session>(
         }
     }
     control.metrics.stream_closed();
+    // Our receiver goes first, so the proxy's watch can be dropped with its last stream.
+    drop(generations);
     if let Some(p) = peer {
         control.disconnect(&p.id);
     }

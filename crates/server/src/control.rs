@@ -76,6 +76,14 @@ pub enum Registration {
     Disconnected(Resource),
 }
 
+impl Registration {
+    pub fn key(&self) -> store::Key {
+        match self {
+            Self::Connected(dp) | Self::Disconnected(dp) => store::Key::of(dp),
+        }
+    }
+}
+
 impl ControlPlane {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
@@ -112,9 +120,10 @@ impl ControlPlane {
             }
             _ => Vec::new(),
         };
+        // Under the state lock, so a concurrent disconnect of an older stream cannot overwrite it.
+        self.update_status(proxy_id, |s| s.connected = true);
         drop(state);
         self.notify(&changes);
-        self.update_status(proxy_id, |s| s.connected = true);
     }
 
     /// A proxy's stream ended; with its last stream, its registered Dataplane goes away.
@@ -133,14 +142,26 @@ impl ControlPlane {
             }
             None => Vec::new(),
         };
-        drop(state);
-        self.notify(&changes);
+        // A proxy that is gone leaves nothing behind: any client may pick a proxy id.
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).remove(proxy_id);
         let mut proxies = self.proxies.lock().unwrap_or_else(PoisonError::into_inner);
         if proxies.get(proxy_id).is_some_and(|g| g.receiver_count() == 0) {
             proxies.remove(proxy_id);
         }
         drop(proxies);
-        self.update_status(proxy_id, |s| s.connected = false);
+        drop(state);
+        self.notify(&changes);
+    }
+
+    /// The Dataplanes connected proxies registered, for writing them back to the store.
+    pub fn connected_dataplanes(&self) -> Vec<Resource> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner).connected.values().cloned().collect()
+    }
+
+    /// Waits until resources were loaded once: before that, a proxy's plan would be built from nothing.
+    pub async fn wait_ready(&self) {
+        let mut loads = self.loads.subscribe();
+        let _ = loads.wait_for(|g| *g > 0).await;
     }
 
     /// Where (re)registrations go from now on: the store writer reads them (see `reconcile::register`).

@@ -28,6 +28,8 @@ pub struct Leader {
     pub store: Arc<dyn Store>,
     pub control: Arc<ControlPlane>,
     pub instance: String,
+    /// Since when this instance has led without a break (a failed or lost heartbeat resets it).
+    pub leading_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// A name for this process among the instances: host, pid and a random suffix.
@@ -44,7 +46,16 @@ pub fn instance_id() -> String {
 impl Leader {
     /// The leader of a control plane alone on its store (memory, SQLite).
     pub fn alone(store: Arc<dyn Store>, control: Arc<ControlPlane>, instance: String) -> Self {
-        Self { coordination: Arc::new(store::Alone { store: store.clone() }), store, control, instance }
+        Self::new(Arc::new(store::Alone { store: store.clone() }), store, control, instance)
+    }
+
+    pub fn new(
+        coordination: Arc<dyn Coordination>,
+        store: Arc<dyn Store>,
+        control: Arc<ControlPlane>,
+        instance: String,
+    ) -> Self {
+        Self { coordination, store, control, instance, leading_since: std::sync::Mutex::new(None) }
     }
 
     /// Heartbeats, and does the leader's work if this instance leads.
@@ -54,13 +65,23 @@ impl Leader {
             Err(e) => {
                 // Without the database this instance cannot prove it leads, so it does not.
                 self.control.metrics.set_leader(false);
+                *self.leading_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 return Err(e);
             }
         };
         self.control.metrics.set_leader(fence.is_some());
+        let since = {
+            let mut since = self.leading_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *since = fence.as_ref().map(|_| since.unwrap_or_else(std::time::Instant::now));
+            *since
+        };
         let Some(fence) = fence else { return Ok(false) };
         self.ensure_default_mesh(&fence).await?;
-        self.remove_gone_registrations(&fence).await?;
+        // Only judge other instances gone once they had INSTANCE_TIMEOUT to heartbeat to this leader: after
+        // an outage of the database, every heartbeat is old, yet the instances are alive.
+        if since.is_some_and(|s| s.elapsed() >= INSTANCE_TIMEOUT) {
+            self.remove_gone_registrations(&fence).await?;
+        }
         Ok(true)
     }
 

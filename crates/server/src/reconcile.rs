@@ -11,7 +11,6 @@ use std::time::Duration;
 use model::{Kind, Resource};
 use store::{Store, StoreError};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::mpsc;
 
 use crate::ControlPlane;
 use crate::control::Registration;
@@ -84,36 +83,70 @@ pub async fn run(store: Arc<dyn Store>, control: Arc<ControlPlane>) {
 /// Records in the store the Dataplanes proxies register when they connect, labelled with this instance,
 /// so the API lists them; removes them when their proxy goes (Kuma's Universal dataplane lifecycle). A
 /// Dataplane that was in the store without that label (applied by a user) keeps its labels and stays.
-/// If this instance dies, the leader removes what it registered (see `leader`).
-pub async fn register(
-    store: Arc<dyn Store>,
-    instance: String,
-    mut registrations: mpsc::UnboundedReceiver<Registration>,
-) {
-    // Registrations that failed (the store was unavailable), retried every POLL; a later one for the same
-    // Dataplane replaces an earlier one.
+///
+/// Writes that fail (the store is unavailable) are retried every [`POLL`]; every [`REASSERT`] each
+/// connected proxy's Dataplane is checked and written back if it went missing; once, [`OWN_GRACE`] after
+/// start, Dataplanes labelled with this instance whose proxies did not come back are removed (the
+/// instance restarted under the same id). If this instance dies, the leader removes what it registered.
+pub async fn register(store: Arc<dyn Store>, control: Arc<ControlPlane>, instance: String) {
+    let mut registrations = control.registrations();
+    let started = tokio::time::Instant::now();
     let mut pending: BTreeMap<store::Key, Registration> = BTreeMap::new();
     let mut retry = tokio::time::interval(POLL);
+    let mut reassert = tokio::time::interval_at(started + REASSERT, REASSERT);
+    let mut swept_own = false;
     loop {
         tokio::select! {
             next = registrations.recv() => {
                 let Some(registration) = next else { return };
-                let key = match &registration {
-                    Registration::Connected(dp) | Registration::Disconnected(dp) => store::Key::of(dp),
-                };
-                pending.insert(key, registration);
+                let key = registration.key();
+                pending.remove(&key);
+                if let Err(e) = record(store.as_ref(), &instance, &registration).await {
+                    tracing::warn!("could not record {}/{} in the store, will retry: {e}", key.mesh, key.name);
+                    pending.insert(key, registration);
+                }
             }
-            _ = retry.tick() => {}
-        }
-        let mut failed = BTreeMap::new();
-        for (key, registration) in std::mem::take(&mut pending) {
-            if let Err(e) = record(store.as_ref(), &instance, &registration).await {
-                tracing::warn!("could not record {}/{} in the store, will retry: {e}", key.mesh, key.name);
-                failed.insert(key, registration);
+            _ = retry.tick() => {
+                for (key, registration) in std::mem::take(&mut pending) {
+                    if record(store.as_ref(), &instance, &registration).await.is_err() {
+                        pending.insert(key, registration);
+                    }
+                }
+                if !swept_own && started.elapsed() >= OWN_GRACE {
+                    swept_own = sweep_own(store.as_ref(), &control, &instance).await.is_ok();
+                }
+            }
+            _ = reassert.tick() => {
+                for dp in control.connected_dataplanes() {
+                    let registration = Registration::Connected(dp);
+                    if record(store.as_ref(), &instance, &registration).await.is_err() {
+                        pending.insert(registration.key(), registration);
+                    }
+                }
             }
         }
-        pending = failed;
     }
+}
+
+/// How often connected proxies' Dataplanes are checked in the store.
+pub const REASSERT: Duration = Duration::from_secs(30);
+/// How long after start proxies have to reconnect before their registrations by this instance are removed.
+pub const OWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Removes Dataplanes labelled with this instance whose proxies are not connected to it.
+async fn sweep_own(store: &dyn Store, control: &ControlPlane, instance: &str) -> Result<(), StoreError> {
+    let connected: std::collections::BTreeSet<store::Key> =
+        control.connected_dataplanes().iter().map(store::Key::of).collect();
+    for stored in store.list(Kind::Dataplane, None).await? {
+        let key = store::Key::of(&stored.resource);
+        if stored.resource.label(REGISTERED_BY) == Some(instance) && !connected.contains(&key) {
+            match store.delete(&key, Some(stored.version)).await {
+                Ok(()) | Err(StoreError::NotFound(..) | StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn record(store: &dyn Store, instance: &str, registration: &Registration) -> Result<(), StoreError> {

@@ -310,3 +310,30 @@ async fn delta_sends_only_changes_and_nothing_on_reconnect() {
     }
     assert!(again.quiet().await, "reconnect with current versions gets nothing");
 }
+
+#[tokio::test]
+async fn nothing_is_served_before_the_first_load_and_a_failed_plan_keeps_the_last_config() {
+    // A control plane that has not loaded its resources yet; the proxy's Dataplane comes from them, not
+    // from its node metadata.
+    let control = ControlPlane::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(server::serve_ads(control.clone(), listener, std::future::pending()));
+    let mut s = Sotw::open(&address).await;
+    s.send(DiscoveryRequest {
+        node: Some(Node { id: "default.client-1".into(), ..Node::default() }),
+        type_url: CLUSTER_TYPE.into(),
+        ..DiscoveryRequest::default()
+    })
+    .await;
+    assert!(s.quiet().await, "no config planned from nothing");
+    control.replace_resources(resources(&format!("{MESH}---\n{CLIENT}\n{}", route(90, 10))));
+    let cds = s.next().await;
+    assert_eq!(names(&cds), 3, "the first load answers the waiting request");
+    s.ack(&cds, &[]).await;
+
+    // Its Dataplane is deleted: the proxy cannot be planned any more, and keeps what it has.
+    control.replace_resources(resources(&format!("{MESH}{}", route(90, 10))));
+    assert!(s.quiet().await, "no empty config pushed over a good one");
+    assert!(control.status("default.client-1").is_some_and(|st| st.connected));
+}

@@ -7,8 +7,8 @@
 //!   any change, a delete included, moves the revision) and `pg_notify`s the change. This instance's
 //!   watchers hear of its own writes at once; other instances' come through `LISTEN`. A missed
 //!   notification is caught by polling [`Store::revision`].
-//! - Every operation gives up after [`OPERATION_TIMEOUT`] with [`StoreError::Unavailable`], so an
-//!   unreachable database fails a write fast instead of hanging it.
+//! - Writes and single-row reads give up after [`OPERATION_TIMEOUT`] (lists after [`LIST_TIMEOUT`]) with
+//!   [`StoreError::Unavailable`], so an unreachable database fails a write fast instead of hanging it.
 //! - The leader lease and instance heartbeats live in `meshroute_lease` and `meshroute_instances`, timed by
 //!   the database's clock so instances' clocks need not agree.
 
@@ -24,8 +24,10 @@ use tokio::sync::broadcast;
 use crate::coordination::{Coordination, Fence};
 use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time};
 
-/// The longest any store operation may take.
+/// The longest a write or a single-row read may take.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(900);
+/// The longest a list may take: a big store's kind takes longer to read than one row.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Schema changes, in order; each runs once per schema.
 const MIGRATIONS: &[&str] = &["CREATE TABLE resources (
@@ -63,10 +65,20 @@ fn backend(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// Runs a store operation with the deadline.
-async fn timed<T>(operation: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+/// Runs a read with a deadline.
+async fn timed<T>(limit: Duration, operation: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, operation).await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(format!("PostgreSQL did not answer within {} ms", limit.as_millis())))
+    })
+}
+
+/// Runs a write with the deadline. When it passes, the commit may or may not have happened.
+async fn timed_write<T>(operation: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
     tokio::time::timeout(OPERATION_TIMEOUT, operation).await.unwrap_or_else(|_| {
-        Err(StoreError::Unavailable(format!("PostgreSQL did not answer within {} ms", OPERATION_TIMEOUT.as_millis())))
+        Err(StoreError::Unavailable(format!(
+            "PostgreSQL did not answer within {} ms; the write may or may not have been stored, read it before retrying",
+            OPERATION_TIMEOUT.as_millis()
+        )))
     })
 }
 
@@ -108,11 +120,18 @@ impl PostgresStore {
             .connect_with(base.clone())
             .await
             .map_err(backend)?;
-        // The name was checked to be a plain identifier, so quoting it is enough.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-            .execute(&admin)
+        // Instances starting together on a fresh database would race to create the schema: one at a time.
+        let mut tx = admin.begin().await.map_err(backend)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('meshroute schema creation'))")
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        // The name was checked to be a plain identifier, so quoting it is enough.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         admin.close().await;
         let options = base.options([("search_path", schema)]);
         let pool = PgPoolOptions::new()
@@ -363,7 +382,7 @@ async fn listen(pool: PgPool, channel: String, instance: String, changes: broadc
 #[async_trait]
 impl Store for PostgresStore {
     async fn get(&self, key: &Key) -> Result<Option<Stored>, StoreError> {
-        timed(async {
+        timed(OPERATION_TIMEOUT, async {
             let row = sqlx::query(
                 "SELECT version, created, modified, body FROM resources WHERE kind = $1 AND mesh = $2 AND name = $3",
             )
@@ -379,7 +398,7 @@ impl Store for PostgresStore {
     }
 
     async fn list(&self, kind: Kind, mesh: Option<&str>) -> Result<Vec<Stored>, StoreError> {
-        timed(async {
+        timed(LIST_TIMEOUT, async {
             let rows = sqlx::query(
                 "SELECT version, created, modified, body FROM resources WHERE kind = $1 AND ($2::TEXT IS NULL OR mesh = $2)
                  ORDER BY mesh, name",
@@ -395,11 +414,11 @@ impl Store for PostgresStore {
     }
 
     async fn put(&self, resource: Resource, expect: Expect) -> Result<Stored, StoreError> {
-        timed(self.put_in(resource, expect, None)).await
+        timed_write(self.put_in(resource, expect, None)).await
     }
 
     async fn delete(&self, key: &Key, version: Option<u64>) -> Result<(), StoreError> {
-        timed(self.delete_in(key, version, None)).await
+        timed_write(self.delete_in(key, version, None)).await
     }
 
     fn watch(&self) -> broadcast::Receiver<Change> {
@@ -407,7 +426,7 @@ impl Store for PostgresStore {
     }
 
     async fn revision(&self) -> Result<Option<u64>, StoreError> {
-        timed(async {
+        timed(OPERATION_TIMEOUT, async {
             let value: i64 = sqlx::query_scalar("SELECT value FROM meshroute_revision WHERE id = 1")
                 .fetch_one(&self.pool)
                 .await
@@ -421,7 +440,7 @@ impl Store for PostgresStore {
 #[async_trait]
 impl Coordination for PostgresStore {
     async fn heartbeat(&self, instance: &str, ttl: Duration) -> Result<Option<Fence>, StoreError> {
-        timed(async {
+        timed(OPERATION_TIMEOUT, async {
             let mut tx = self.pool.begin().await.map_err(backend)?;
             sqlx::query(
                 "INSERT INTO meshroute_instances (id, heartbeat) VALUES ($1, now())
@@ -455,7 +474,7 @@ impl Coordination for PostgresStore {
     }
 
     async fn live_instances(&self, within: Duration) -> Result<BTreeSet<String>, StoreError> {
-        timed(async {
+        timed(OPERATION_TIMEOUT, async {
             let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM meshroute_instances WHERE heartbeat > now() - make_interval(secs => $1)",
             )
@@ -469,10 +488,10 @@ impl Coordination for PostgresStore {
     }
 
     async fn put_fenced(&self, resource: Resource, expect: Expect, fence: &Fence) -> Result<Stored, StoreError> {
-        timed(self.put_in(resource, expect, Some(fence))).await
+        timed_write(self.put_in(resource, expect, Some(fence))).await
     }
 
     async fn delete_fenced(&self, key: &Key, version: Option<u64>, fence: &Fence) -> Result<(), StoreError> {
-        timed(self.delete_in(key, version, Some(fence))).await
+        timed_write(self.delete_in(key, version, Some(fence))).await
     }
 }

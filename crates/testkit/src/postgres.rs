@@ -38,14 +38,18 @@ impl Schema {
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         let name = self.0.clone();
-        runtime.block_on(async move {
-            if let Ok(pool) = sqlx::PgPool::connect(&url()).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
-                    .execute(&pool)
-                    .await;
-            }
+        // A thread of its own: the test may be dropping this inside its own runtime.
+        let dropper = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async move {
+                if let Ok(pool) = sqlx::PgPool::connect(&url()).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")))
+                        .execute(&pool)
+                        .await;
+                }
+            });
         });
+        let _ = dropper.join();
     }
 }
