@@ -186,6 +186,17 @@ fn inspect_endpoints_explain_a_dataplane() {
     assert_eq!(status, 404);
     let (status, _) = call(port, "GET", "/meshes/default/dataplanes/web-1/_outbounds/not-a-kri/_routes", "");
     assert_eq!(status, 400);
+    // The policy's affected Dataplanes: web-1 (its top-level targetRef selects web), not the backends.
+    let (status, affected) = call(port, "GET", "/meshes/default/meshtcproutes/split/_resources/dataplanes", "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        affected,
+        json!({"total": 1, "items": [{"type": "Dataplane", "mesh": "default", "name": "web-1", "labels": {}}]})
+    );
+    let (status, _) = call(port, "GET", "/meshes/default/meshtcproutes/nope/_resources/dataplanes", "");
+    assert_eq!(status, 404);
+    let (status, _) = call(port, "GET", "/meshes/default/dataplanes/web-1/_resources/dataplanes", "");
+    assert_eq!(status, 404, "only policies have affected Dataplanes");
 }
 
 #[test]
