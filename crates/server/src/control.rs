@@ -33,8 +33,8 @@ pub struct Nack {
 
 #[derive(Default)]
 struct State {
-    /// Resources from the store or the declarative folder.
-    resources: Vec<Resource>,
+    /// Resources from the store or the declarative folder, by key.
+    resources: BTreeMap<store::Key, Resource>,
     /// Dataplanes registered by connected proxies, by proxy id.
     connected: BTreeMap<String, Resource>,
     /// Open ADS streams per proxy id.
@@ -99,7 +99,22 @@ impl ControlPlane {
     /// Replaces the served resources.
     pub fn replace_resources(&self, resources: Vec<Resource>) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        state.resources = resources;
+        state.resources = resources.into_iter().map(|r| (store::Key::of(&r), r)).collect();
+        let changes = rebuild(&mut state);
+        drop(state);
+        self.notify(&changes);
+        self.loads.send_modify(|g| *g += 1);
+    }
+
+    /// Updates some served resources: each key gets its new resource, or goes with None.
+    pub fn apply_changes(&self, updates: Vec<(store::Key, Option<Resource>)>) {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        for (key, resource) in updates {
+            match resource {
+                Some(r) => state.resources.insert(key, r),
+                None => state.resources.remove(&key),
+            };
+        }
         let changes = rebuild(&mut state);
         drop(state);
         self.notify(&changes);
@@ -252,7 +267,7 @@ impl ControlPlane {
 /// registered Dataplane replaces a served one of the same name), and says what changed where.
 fn rebuild(state: &mut State) -> Vec<MeshChange> {
     let mut inputs: BTreeMap<String, BTreeMap<(Kind, String), Resource>> = BTreeMap::new();
-    for r in state.resources.iter().chain(state.connected.values()) {
+    for r in state.resources.values().chain(state.connected.values()) {
         let mesh = if r.kind() == Kind::Mesh { &r.meta.name } else { &r.meta.mesh };
         inputs.entry(mesh.clone()).or_default().insert((r.kind(), r.meta.name.clone()), r.clone());
     }

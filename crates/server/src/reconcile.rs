@@ -1,16 +1,18 @@
-//! Keeps the control plane in step with the store: a full load at start, then a reload after each burst
-//! of changes from the store's change feed, and whenever the store's revision moves without one (a
-//! shared store whose notifications were missed). A failed read keeps the last good resources and marks
-//! the store unavailable until a read succeeds again. Unchanged proxies are not re-pushed: each ADS
-//! stream compares the resources it computes with what it sent.
+//! Keeps the control plane in step with the store: a full load at start, then, for each burst of changes
+//! from the store's change feed, only the changed resources are read again. A shared store's changes
+//! carry its revision; when the revision polled every [`POLL`] is ahead of what the feed delivered and
+//! stays ahead for a whole poll (a notification was lost), everything is loaded again, as after the feed
+//! lagged. A failed read keeps the last good resources and marks the store unavailable until a read
+//! succeeds again. Unchanged proxies are not re-pushed: each ADS stream compares the resources it computes
+//! with what it sent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use model::{Kind, Resource};
-use store::{Store, StoreError};
-use tokio::sync::broadcast::error::RecvError;
+use store::{Change, Store, StoreError};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::ControlPlane;
 use crate::control::Registration;
@@ -28,56 +30,127 @@ pub async fn load_all(store: &dyn Store) -> Result<Vec<Resource>, StoreError> {
     Ok(all)
 }
 
-/// Loads the store into the control plane now, after every change, and on every revision move.
+/// Which store revisions the control plane has applied: all up to `through`, and some after it.
+#[derive(Default)]
+struct Applied {
+    through: u64,
+    after: BTreeSet<u64>,
+}
+
+impl Applied {
+    fn reset(&mut self, through: u64) {
+        self.through = through;
+        self.after.clear();
+    }
+
+    fn record(&mut self, revision: u64) {
+        if revision > self.through {
+            self.after.insert(revision);
+        }
+        while self.after.remove(&(self.through + 1)) {
+            self.through += 1;
+        }
+    }
+}
+
+/// Loads the store into the control plane now, then follows its changes.
 pub async fn run(store: Arc<dyn Store>, control: Arc<ControlPlane>) {
     let mut changes = store.watch();
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The revision the loaded resources are at; None before the first load (or for stores without one).
-    let mut loaded: Option<u64> = None;
-    let mut stale = true;
+    let mut applied = Applied::default();
+    // A revision the feed had not delivered at the last poll; still missing at the next, it was lost.
+    let mut awaited: Option<u64> = None;
+    let mut reload = true;
     loop {
-        if stale {
-            // Read the revision first: a write landing during the load moves it again, and is loaded next.
+        if reload {
+            // Read the revision first: a write landing during the load is delivered again by the feed.
             let revision = store.revision().await;
             match load_all(store.as_ref()).await {
                 Ok(resources) => {
                     control.replace_resources(resources);
-                    if !control.metrics.store_available() {
-                        tracing::info!("the store is back; resources reloaded");
-                    }
-                    control.metrics.set_store_available(true);
-                    loaded = revision.ok().flatten();
-                    stale = false;
+                    available(&control, true);
+                    applied.reset(revision.ok().flatten().unwrap_or(0));
+                    awaited = None;
+                    reload = false;
                 }
                 Err(e) => {
                     if control.metrics.store_available() {
                         tracing::error!("the store is unavailable, serving the last good resources: {e}");
                     }
-                    control.metrics.set_store_available(false);
+                    available(&control, false);
                 }
             }
         }
         tokio::select! {
             change = changes.recv() => match change {
-                Ok(_) | Err(RecvError::Lagged(_)) => {
-                    // Let a burst of writes land, then load once.
+                Ok(first) => {
+                    // Let a burst of writes land, then read each changed resource once.
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    while changes.try_recv().is_ok() {}
-                    stale = true;
+                    let mut burst = vec![first];
+                    loop {
+                        match changes.try_recv() {
+                            Ok(c) => burst.push(c),
+                            Err(TryRecvError::Lagged(_)) => reload = true,
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
+                    if !reload {
+                        reload = !apply(store.as_ref(), &control, &burst).await;
+                    }
+                    burst.iter().filter_map(|c| c.revision).for_each(|r| applied.record(r));
                 }
+                Err(RecvError::Lagged(_)) => reload = true,
                 Err(RecvError::Closed) => return,
             },
             _ = poll.tick() => match store.revision().await {
-                Ok(Some(revision)) if loaded != Some(revision) => stale = true,
-                Ok(_) => {}
+                Ok(Some(revision)) if revision > applied.through => {
+                    reload = awaited.is_some_and(|a| a > applied.through);
+                    awaited = if reload { None } else { Some(revision) };
+                    if reload {
+                        tracing::warn!("missed changes up to store revision {revision}: reloading everything");
+                    }
+                }
+                Ok(_) => {
+                    awaited = None;
+                    if !control.metrics.store_available() {
+                        reload = true;
+                    }
+                }
                 Err(_) => {
-                    control.metrics.set_store_available(false);
-                    stale = true;
+                    available(&control, false);
+                    reload = true;
                 }
             },
         }
     }
+}
+
+fn available(control: &ControlPlane, now: bool) {
+    if now && !control.metrics.store_available() {
+        tracing::info!("the store is back; resources reloaded");
+    }
+    control.metrics.set_store_available(now);
+}
+
+/// Reads the changed resources again and applies them; false when the store could not be read.
+async fn apply(store: &dyn Store, control: &ControlPlane, burst: &[Change]) -> bool {
+    let keys: BTreeSet<&store::Key> = burst.iter().map(|c| &c.key).collect();
+    let mut updates = Vec::with_capacity(keys.len());
+    for key in keys {
+        match store.get(key).await {
+            Ok(stored) => updates.push((key.clone(), stored.map(|s| s.resource))),
+            Err(e) => {
+                if control.metrics.store_available() {
+                    tracing::error!("the store is unavailable, serving the last good resources: {e}");
+                }
+                available(control, false);
+                return false;
+            }
+        }
+    }
+    control.apply_changes(updates);
+    true
 }
 
 /// Records in the store the Dataplanes proxies register when they connect, labelled with this instance,

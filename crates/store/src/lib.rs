@@ -70,6 +70,8 @@ pub struct Change {
     pub key: Key,
     pub op: ChangeOp,
     pub version: u64,
+    /// The store revision this change made (see [`Store::revision`]), for stores that have one.
+    pub revision: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -73,7 +73,7 @@ impl Store for MemoryStore {
             );
             decode(&body, version, created, now)?
         };
-        let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version: stored.version });
+        let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version: stored.version, revision: None });
         Ok(stored)
     }
 
@@ -88,7 +88,7 @@ impl Store for MemoryStore {
                 Some(_) => rows.remove(key).map(|r| r.version).unwrap_or_default(),
             }
         };
-        let _ = self.changes.send(Change { key: key.clone(), op: ChangeOp::Delete, version: removed });
+        let _ = self.changes.send(Change { key: key.clone(), op: ChangeOp::Delete, version: removed, revision: None });
         Ok(())
     }
 

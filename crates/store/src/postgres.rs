@@ -107,6 +107,7 @@ struct Notice {
     name: String,
     delete: bool,
     version: u64,
+    revision: u64,
 }
 
 impl PostgresStore {
@@ -160,18 +161,21 @@ impl PostgresStore {
         )
     }
 
-    /// Bumps the store revision and announces the change, inside the write's transaction.
+    /// Bumps the store revision and announces the change, inside the write's transaction; returns the
+    /// revision.
     async fn announce(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         key: &Key,
         op: ChangeOp,
         version: u64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE meshroute_revision SET value = value + 1 WHERE id = 1")
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
+    ) -> Result<u64, StoreError> {
+        let revision: i64 =
+            sqlx::query_scalar("UPDATE meshroute_revision SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend)?;
+        let revision = as_u64(revision);
         let notice = Notice {
             instance: self.instance.clone(),
             kind: key.kind.wire_name().to_owned(),
@@ -179,6 +183,7 @@ impl PostgresStore {
             name: key.name.clone(),
             delete: op == ChangeOp::Delete,
             version,
+            revision,
         };
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(&self.channel)
@@ -186,7 +191,7 @@ impl PostgresStore {
             .execute(&mut **tx)
             .await
             .map_err(backend)?;
-        Ok(())
+        Ok(revision)
     }
 
     /// Fails unless `fence` holds the lease now; locks the lease row until the transaction ends, so no
@@ -267,10 +272,10 @@ impl PostgresStore {
         };
         let version = as_u64(row.try_get("version").map_err(backend)?);
         let created: String = row.try_get("created").map_err(backend)?;
-        self.announce(&mut tx, &key, ChangeOp::Upsert, version).await?;
+        let revision = self.announce(&mut tx, &key, ChangeOp::Upsert, version).await?;
         tx.commit().await.map_err(backend)?;
         let stored = decode(&body, version, created, now)?;
-        let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version });
+        let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version, revision: Some(revision) });
         Ok(stored)
     }
 
@@ -309,9 +314,14 @@ impl PostgresStore {
         let Some((stored,)) = deleted else {
             return Err(self.why_not(&mut tx, key).await);
         };
-        self.announce(&mut tx, key, ChangeOp::Delete, as_u64(stored)).await?;
+        let revision = self.announce(&mut tx, key, ChangeOp::Delete, as_u64(stored)).await?;
         tx.commit().await.map_err(backend)?;
-        let _ = self.changes.send(Change { key: key.clone(), op: ChangeOp::Delete, version: as_u64(stored) });
+        let _ = self.changes.send(Change {
+            key: key.clone(),
+            op: ChangeOp::Delete,
+            version: as_u64(stored),
+            revision: Some(revision),
+        });
         Ok(())
     }
 }
@@ -365,7 +375,7 @@ async fn listen(pool: PgPool, channel: String, instance: String, changes: broadc
                     let Some(kind) = Kind::lookup(&notice.kind) else { continue };
                     let op = if notice.delete { ChangeOp::Delete } else { ChangeOp::Upsert };
                     let key = Key { kind, mesh: notice.mesh, name: notice.name };
-                    let _ = changes.send(Change { key, op, version: notice.version });
+                    let _ = changes.send(Change { key, op, version: notice.version, revision: Some(notice.revision) });
                 }
                 // The connection dropped: what was missed in between is caught by the revision poll.
                 Ok(None) => {}

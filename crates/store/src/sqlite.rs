@@ -161,7 +161,7 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         let stored = decode(&body, u64::try_from(version).unwrap_or(0), created, now)?;
-        let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version: stored.version });
+        let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version: stored.version, revision: None });
         Ok(stored)
     }
 
@@ -187,6 +187,7 @@ impl Store for SqliteStore {
             key: key.clone(),
             op: ChangeOp::Delete,
             version: u64::try_from(stored).unwrap_or(0),
+            revision: None,
         });
         Ok(())
     }

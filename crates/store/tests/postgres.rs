@@ -56,6 +56,7 @@ async fn a_write_through_one_instance_reaches_the_other_and_moves_the_revision()
     assert_eq!(b.get(&key("shared")).await.expect("get").expect("there").version, 1);
     let after_put = b.revision().await.expect("revision").expect("some");
     assert!(after_put > before);
+    assert_eq!(change.revision, Some(after_put), "a change carries the revision it made");
     a.delete(&key("shared"), None).await.expect("delete");
     let change =
         tokio::time::timeout(Duration::from_secs(5), b_changes.recv()).await.expect("in time").expect("change");
