@@ -4,6 +4,8 @@
 //!
 //! - API: a real HTTP API in this process over SQLite (a temp file) and over PostgreSQL (a fresh schema);
 //!   400 PUTs that update one MeshTCPRoute, then 400 GETs of it, one at a time over loopback.
+//! - A big store: 10,000 Dataplanes; the first full load, then 50 MeshTCPRoute writes, each timed until the
+//!   control plane serves it (the change feed makes it read back only that resource).
 //! - Between instances: two stores and control planes on one schema. 200 times, a MeshTCPRoute is
 //!   written through A; the time until B's control plane wakes the proxy the route applies to (A's commit,
 //!   NOTIFY, B's reload and replan decision) is recorded.
@@ -71,6 +73,46 @@ fn api_latency(name: &str, port: u16) {
     println!("{name:>8}  API read  (GET):         {}", percentiles(reads));
 }
 
+/// Seeds 10,000 Dataplanes, times the first load and then writes until they are served.
+fn big_store(runtime: &tokio::runtime::Runtime, name: &str, store: Arc<dyn Store>) {
+    const DATAPLANES: usize = 10_000;
+    runtime.block_on(async {
+        store.put(parse(r#"{"type":"Mesh","name":"default"}"#), Expect::Any).await.expect("mesh");
+        for i in 0..DATAPLANES {
+            let dp = format!(
+                r#"{{"type":"Dataplane","mesh":"default","name":"dp-{i}","networking":{{"address":"10.0.{}.{}","inbound":[{{"port":7000,"tags":{{"kuma.io/service":"svc-{}"}}}}]}}}}"#,
+                i / 250,
+                i % 250,
+                i % 1000
+            );
+            store.put(parse(&dp), Expect::Any).await.expect("dataplane");
+        }
+    });
+    let control = ControlPlane::new();
+    let started = Instant::now();
+    runtime.spawn(server::reconcile::run(store.clone(), control.clone()));
+    while !control.is_ready() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    println!("{name:>8}  first load of {DATAPLANES} Dataplanes: {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    let mut samples = Vec::new();
+    for i in 0..50u32 {
+        let resource = parse(&route(i + 1));
+        let started = Instant::now();
+        runtime.block_on(store.put(resource, Expect::Any)).expect("write");
+        let weight = |r: &model::Resource| serde_json::to_string(&model::to_universal(r)).unwrap_or_default();
+        let wanted = format!("\"weight\":{}", i + 1);
+        while !control
+            .served(model::Kind::MeshTcpRoute, "default", "canary")
+            .is_some_and(|r| weight(&r).contains(&wanted))
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        samples.push(started.elapsed());
+    }
+    println!("{name:>8}  a write until served, with {DATAPLANES} Dataplanes stored: {}", percentiles(samples));
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     println!("API latency, one request at a time over loopback:");
@@ -86,6 +128,17 @@ fn main() {
         runtime.block_on(PostgresStore::open(&url, &schema.0, "bench")).expect("PostgreSQL at 127.0.0.1:5432"),
     );
     api_latency("postgres", serve_api(&runtime, postgres));
+
+    println!("A big store:");
+    let big_dir = dir.join("big");
+    std::fs::create_dir_all(&big_dir).expect("dir");
+    let sqlite_big: Arc<dyn Store> =
+        Arc::new(runtime.block_on(SqliteStore::open(&big_dir.join("meshroute.db"))).expect("sqlite"));
+    big_store(&runtime, "sqlite", sqlite_big);
+    let big_schema = testkit::postgres::Schema::new("bench_big");
+    let postgres_big: Arc<dyn Store> =
+        Arc::new(runtime.block_on(PostgresStore::open(&url, &big_schema.0, "big")).expect("postgres"));
+    big_store(&runtime, "postgres", postgres_big);
 
     // Between instances.
     let cross = testkit::postgres::Schema::new("bench_cross");
