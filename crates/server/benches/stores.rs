@@ -74,7 +74,7 @@ fn api_latency(name: &str, port: u16) {
 }
 
 /// Seeds 10,000 Dataplanes, times the first load and then writes until they are served.
-fn big_store(runtime: &tokio::runtime::Runtime, name: &str, store: Arc<dyn Store>) {
+fn big_store(runtime: &tokio::runtime::Runtime, name: &str, store: &Arc<dyn Store>) {
     const DATAPLANES: usize = 10_000;
     runtime.block_on(async {
         store.put(parse(r#"{"type":"Mesh","name":"default"}"#), Expect::Any).await.expect("mesh");
@@ -134,11 +134,11 @@ fn main() {
     std::fs::create_dir_all(&big_dir).expect("dir");
     let sqlite_big: Arc<dyn Store> =
         Arc::new(runtime.block_on(SqliteStore::open(&big_dir.join("meshroute.db"))).expect("sqlite"));
-    big_store(&runtime, "sqlite", sqlite_big);
+    big_store(&runtime, "sqlite", &sqlite_big);
     let big_schema = testkit::postgres::Schema::new("bench_big");
     let postgres_big: Arc<dyn Store> =
         Arc::new(runtime.block_on(PostgresStore::open(&url, &big_schema.0, "big")).expect("postgres"));
-    big_store(&runtime, "postgres", postgres_big);
+    big_store(&runtime, "postgres", &postgres_big);
 
     // Between instances.
     let cross = testkit::postgres::Schema::new("bench_cross");
