@@ -1,9 +1,12 @@
 //! End to end: the real `meshroute run` and `meshroute proxy`, real Envoy, real TCP echo backends on
 //! 127.0.0.1. Each test asserts what a client observes. A missing Envoy fails the tests.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
+use common::{client, dataplane_listed, wait_ready};
 use testkit::echo::EchoServer;
 use testkit::processes::{ControlPlaneProcess, ProxyProcess, Source, eventually, free_port, share, tally};
 
@@ -25,14 +28,6 @@ fn backends() -> (EchoServer, EchoServer, String, String) {
     (blue, green, blue_dp, green_dp)
 }
 
-fn client(outbound: u16) -> String {
-    format!(
-        "type: Dataplane\nmesh: default\nname: client-1\nnetworking:\n  address: 127.0.0.1\n  inbound: [{{port: {}, servicePort: {}, tags: {{kuma.io/service: client}}}}]\n  outbound: [{{port: {outbound}, tags: {{kuma.io/service: blue}}}}]\n",
-        free_port(),
-        free_port()
-    )
-}
-
 fn split(blue: u32, green: u32) -> String {
     format!(
         "type: MeshTCPRoute\nname: split\nmesh: default\nspec:\n  to:\n  - targetRef: {{kind: MeshService, name: blue}}\n    rules:\n    - default:\n        backendRefs:\n        - {{kind: MeshService, name: blue, weight: {blue}}}\n        - {{kind: MeshService, name: green, weight: {green}}}\n"
@@ -40,14 +35,6 @@ fn split(blue: u32, green: u32) -> String {
 }
 
 const REDIRECT: &str = "type: MeshTCPRoute\nname: redirect\nmesh: default\nspec:\n  to:\n  - targetRef: {kind: MeshService, name: blue}\n    rules: [{default: {backendRefs: [{kind: MeshService, name: green}]}}]\n";
-
-/// Waits until the outbound answers at all (Envoy has its config).
-fn wait_ready(port: u16) {
-    assert!(
-        eventually(Duration::from_secs(30), || tally(port, 1).keys().all(|k| k != "<none>")),
-        "the outbound on {port} never answered"
-    );
-}
 
 fn assert_share(counts: &std::collections::BTreeMap<String, usize>, name: &str, expected: f64) {
     let got = share(counts, name);
@@ -348,10 +335,7 @@ fn the_split_works_through_the_http_api() {
     );
 
     // The proxy registered its Dataplane: the API lists it while it is connected, and not after.
-    let listed = |name: &str| {
-        let (_, list) = testkit::http::json(api, "GET", "/meshes/default/dataplanes", "");
-        list["items"].as_array().is_some_and(|items| items.iter().any(|i| i["name"] == name))
-    };
+    let listed = |name: &str| dataplane_listed(api, name);
     assert!(eventually(Duration::from_secs(5), || listed("client-1")), "the connected proxy's Dataplane is listed");
     drop(proxy);
     assert!(eventually(Duration::from_secs(10), || !listed("client-1")), "gone with its proxy");

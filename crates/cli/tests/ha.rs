@@ -2,9 +2,12 @@
 //! real Envoy: changes cross instances, exactly one leader with takeover after kill -9, and an outage of
 //! the database that traffic does not notice.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{client, dataplane_listed, wait_ready};
 use testkit::cuttable::Cuttable;
 use testkit::echo::EchoServer;
 use testkit::http::{json, request};
@@ -28,14 +31,6 @@ fn dataplane(name: &str, service: &str, port: u16) -> String {
     )
 }
 
-fn client(outbound: u16) -> String {
-    format!(
-        "type: Dataplane\nmesh: default\nname: client-1\nnetworking:\n  address: 127.0.0.1\n  inbound: [{{port: {}, servicePort: {}, tags: {{kuma.io/service: client}}}}]\n  outbound: [{{port: {outbound}, tags: {{kuma.io/service: blue}}}}]\n",
-        free_port(),
-        free_port()
-    )
-}
-
 fn split(blue: u32, green: u32) -> String {
     format!(
         r#"{{"type":"MeshTCPRoute","name":"split","mesh":"default","spec":{{"to":[{{"targetRef":{{"kind":"MeshService","name":"blue"}},"rules":[{{"default":{{"backendRefs":[{{"kind":"MeshService","name":"blue","weight":{blue}}},{{"kind":"MeshService","name":"green","weight":{green}}}]}}}}]}}]}}}}"#
@@ -53,13 +48,6 @@ fn backends(api: u16) -> (EchoServer, EchoServer) {
     assert_eq!(put(api, "/meshes/default/dataplanes/blue-1", &dataplane("blue-1", "blue", blue.port)), 201);
     assert_eq!(put(api, "/meshes/default/dataplanes/green-1", &dataplane("green-1", "green", green.port)), 201);
     (blue, green)
-}
-
-fn wait_ready(port: u16) {
-    assert!(
-        eventually(Duration::from_secs(30), || tally(port, 1).keys().all(|k| k != "<none>")),
-        "the outbound on {port} never answered"
-    );
 }
 
 #[test]
@@ -85,11 +73,10 @@ fn a_policy_applied_through_one_instance_reaches_envoys_on_the_other() {
     // B sees A's write in its API, and the proxy B registered is visible through A.
     let (status, route) = json(api_b, "GET", "/meshes/default/meshtcproutes/split", "");
     assert_eq!((status, route["name"].as_str()), (200, Some("split")));
-    let listed = || {
-        let (_, list) = json(api_a, "GET", "/meshes/default/dataplanes", "");
-        list["items"].as_array().is_some_and(|items| items.iter().any(|i| i["name"] == "client-1"))
-    };
-    assert!(eventually(Duration::from_secs(5), listed), "client-1 registered through B is listed by A");
+    assert!(
+        eventually(Duration::from_secs(5), || dataplane_listed(api_a, "client-1")),
+        "client-1 registered through B is listed by A"
+    );
 }
 
 #[test]
@@ -117,10 +104,7 @@ fn exactly_one_leader_and_another_takes_over_after_kill_9() {
     let follower_api = follower.api_port.expect("API");
     let outbound = free_port();
     let proxy = ProxyProcess::start(meshroute(), leader, "client", &client(outbound), &[]);
-    let registered = || {
-        let (_, list) = json(follower_api, "GET", "/meshes/default/dataplanes", "");
-        list["items"].as_array().is_some_and(|items| items.iter().any(|i| i["name"] == "client-1"))
-    };
+    let registered = || dataplane_listed(follower_api, "client-1");
     assert!(eventually(Duration::from_secs(10), registered), "the proxy registered through the leader");
     leader.kill();
     let killed = Instant::now();

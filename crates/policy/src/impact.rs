@@ -11,6 +11,7 @@
 //! Any other kind (Mesh, MeshGateway, services, ExternalService, TrafficRoute), and a Dataplane in a mesh
 //! with real service resources, affect the whole mesh.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use model::common::SERVICE_TAG;
@@ -90,11 +91,13 @@ impl<'s> Impact<'s> {
         if self.whole_mesh || self.dataplanes.contains(name) {
             return true;
         }
-        let applies = |snap: &MeshSnapshot, policy: &RoutePolicy| {
-            snap.dataplanes
-                .get(name)
-                .and_then(|dp| Proxy::new(snap, dp))
-                .is_some_and(|proxy| applies_to(snap, policy, &proxy))
+        // The proxy as each snapshot sees it, made at most once.
+        let (in_old, in_new) = (OnceCell::new(), OnceCell::new());
+        let applies = |snap: &'s MeshSnapshot, policy: &RoutePolicy| {
+            let cell = if std::ptr::eq(snap, self.new) { &in_new } else { &in_old };
+            cell.get_or_init(|| snap.dataplanes.get(name).and_then(|dp| Proxy::new(snap, dp)))
+                .as_ref()
+                .is_some_and(|proxy| applies_to(snap, policy, proxy))
         };
         if self.policies.iter().any(|(snap, policy)| applies(snap, policy)) {
             return true;

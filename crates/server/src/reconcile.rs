@@ -69,17 +69,12 @@ pub async fn run(store: Arc<dyn Store>, control: Arc<ControlPlane>) {
             match load_all(store.as_ref()).await {
                 Ok(resources) => {
                     control.replace_resources(resources);
-                    available(&control, true);
+                    available(&control);
                     applied.reset(revision.ok().flatten().unwrap_or(0));
                     awaited = None;
                     reload = false;
                 }
-                Err(e) => {
-                    if control.metrics.store_available() {
-                        tracing::error!("the store is unavailable, serving the last good resources: {e}");
-                    }
-                    available(&control, false);
-                }
+                Err(e) => unavailable(&control, &e),
             }
         }
         tokio::select! {
@@ -117,8 +112,8 @@ pub async fn run(store: Arc<dyn Store>, control: Arc<ControlPlane>) {
                         reload = true;
                     }
                 }
-                Err(_) => {
-                    available(&control, false);
+                Err(e) => {
+                    unavailable(&control, &e);
                     reload = true;
                 }
             },
@@ -126,11 +121,19 @@ pub async fn run(store: Arc<dyn Store>, control: Arc<ControlPlane>) {
     }
 }
 
-fn available(control: &ControlPlane, now: bool) {
-    if now && !control.metrics.store_available() {
+fn available(control: &ControlPlane) {
+    if !control.metrics.store_available() {
         tracing::info!("the store is back; resources reloaded");
     }
-    control.metrics.set_store_available(now);
+    control.metrics.set_store_available(true);
+}
+
+/// Marks the store unavailable, saying so once per outage.
+fn unavailable(control: &ControlPlane, e: &StoreError) {
+    if control.metrics.store_available() {
+        tracing::error!("the store is unavailable, serving the last good resources: {e}");
+    }
+    control.metrics.set_store_available(false);
 }
 
 /// Reads the changed resources again and applies them; false when the store could not be read.
@@ -141,10 +144,7 @@ async fn apply(store: &dyn Store, control: &ControlPlane, burst: &[Change]) -> b
         match store.get(key).await {
             Ok(stored) => updates.push((key.clone(), stored.map(|s| s.resource))),
             Err(e) => {
-                if control.metrics.store_available() {
-                    tracing::error!("the store is unavailable, serving the last good resources: {e}");
-                }
-                available(control, false);
+                unavailable(control, &e);
                 return false;
             }
         }

@@ -22,7 +22,7 @@ async fn a_new_leader_waits_before_judging_other_instances_gone() {
     dp.meta.labels.insert(REGISTERED_BY.into(), "b".into());
     a.put(dp, Expect::Any).await.expect("b's registration");
     // b's last heartbeat is a minute old, as after a long outage of the database.
-    let pool = sqlx::PgPool::connect(&format!("{}?options=-csearch_path%3D{}", url(), schema.0)).await.expect("pool");
+    let pool = sqlx::PgPool::connect(&schema.url()).await.expect("pool");
     sqlx::query("INSERT INTO meshroute_instances (id, heartbeat) VALUES ('b', now() - interval '1 minute')")
         .execute(&pool)
         .await

@@ -43,7 +43,7 @@ async fn a_lost_notification_is_caught_by_the_revision_poll() {
     assert!(took < Duration::from_secs(1), "by notification, not by the 1 s poll: {took:?}");
 
     // Written behind the store's back, as if its NOTIFY were lost: a row and a revision, no notification.
-    let pool = sqlx::PgPool::connect(&format!("{}?options=-csearch_path%3D{}", url(), schema.0)).await.expect("pool");
+    let pool = sqlx::PgPool::connect(&schema.url()).await.expect("pool");
     let body = r#"{"type":"MeshTCPRoute","name":"silent","mesh":"default","spec":{"to":[{"targetRef":{"kind":"MeshService","name":"backend"},"rules":[{"default":{"backendRefs":[{"kind":"MeshService","name":"v2"}]}}]}]}}"#;
     sqlx::query("INSERT INTO resources VALUES ('MeshTCPRoute', 'default', 'silent', 1, 'now', 'now', $1)")
         .bind(body)

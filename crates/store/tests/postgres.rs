@@ -9,42 +9,24 @@ use std::time::Duration;
 
 use common::{conformance, key, route};
 use store::{Coordination, Expect, PostgresStore, Store, StoreError};
-
-fn url() -> String {
-    std::env::var("MESHROUTE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A schema name no other test (or test run) uses.
-fn schema(test: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("t_{test}_{}_{nanos}", std::process::id())
-}
-
-async fn drop_schema(schema: &str) {
-    let pool = sqlx::PgPool::connect(&url()).await.expect("PostgreSQL at 127.0.0.1:5432");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-        .execute(&pool)
-        .await
-        .expect("drop schema");
-}
+use testkit::postgres::{Schema, url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_conforms() {
-    let schema = schema("conformance");
-    let store = PostgresStore::open(&url(), &schema, "one").await.expect("PostgreSQL at 127.0.0.1:5432");
+    let schema = Schema::new("conformance");
+    let store = PostgresStore::open(&url(), &schema.0, "one").await.expect("PostgreSQL at 127.0.0.1:5432");
     conformance(Arc::new(store)).await;
     // Reopening runs no migration twice and finds everything.
-    let reopened = PostgresStore::open(&url(), &schema, "one").await.expect("reopen");
+    let reopened = PostgresStore::open(&url(), &schema.0, "one").await.expect("reopen");
     let counter = reopened.get(&key("counter")).await.expect("get").expect("kept");
     assert_eq!(counter.version, 101);
-    drop_schema(&schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_through_one_instance_reaches_the_other_and_moves_the_revision() {
-    let schema = schema("two");
-    let a = PostgresStore::open(&url(), &schema, "a").await.expect("a");
-    let b = PostgresStore::open(&url(), &schema, "b").await.expect("b");
+    let schema = Schema::new("two");
+    let a = PostgresStore::open(&url(), &schema.0, "a").await.expect("a");
+    let b = PostgresStore::open(&url(), &schema.0, "b").await.expect("b");
     let mut b_changes = b.watch();
     // LISTEN is set up in the background; give it a moment before writing.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -62,14 +44,13 @@ async fn a_write_through_one_instance_reaches_the_other_and_moves_the_revision()
         tokio::time::timeout(Duration::from_secs(5), b_changes.recv()).await.expect("in time").expect("change");
     assert_eq!(change.op, store::ChangeOp::Delete);
     assert!(b.revision().await.expect("revision").expect("some") > after_put, "a delete moves the revision too");
-    drop_schema(&schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_at_a_time_and_a_deposed_leader_is_fenced() {
-    let schema = schema("lease");
-    let a = PostgresStore::open(&url(), &schema, "a").await.expect("a");
-    let b = PostgresStore::open(&url(), &schema, "b").await.expect("b");
+    let schema = Schema::new("lease");
+    let a = PostgresStore::open(&url(), &schema.0, "a").await.expect("a");
+    let b = PostgresStore::open(&url(), &schema.0, "b").await.expect("b");
     let ttl = Duration::from_secs(1);
     let fence_a = a.heartbeat("a", ttl).await.expect("heartbeat").expect("a leads: the lease was free");
     assert_eq!(b.heartbeat("b", ttl).await.expect("heartbeat"), None, "b does not lead while a's lease holds");
@@ -89,7 +70,6 @@ async fn one_leader_at_a_time_and_a_deposed_leader_is_fenced() {
     let within = Duration::from_millis(500);
     tokio::time::sleep(within).await;
     assert!(b.live_instances(within).await.expect("live").is_empty(), "no heartbeat within the last 0.5 s");
-    drop_schema(&schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

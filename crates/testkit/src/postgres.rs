@@ -34,6 +34,11 @@ impl Schema {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
         Self(format!("t_{test}_{}_{nanos}", std::process::id()))
     }
+
+    /// The database URL with this schema as the search path, to reach its tables directly.
+    pub fn url(&self) -> String {
+        format!("{}?options=-csearch_path%3D{}", url(), self.0)
+    }
 }
 
 impl Drop for Schema {
