@@ -1,4 +1,4 @@
-//! Several control planes on one PostgreSQL (the real server at 127.0.0.1:5432, a schema per test), with
+//! Several control planes on one PostgreSQL (the real server of `testkit::postgres`, a schema per test), with
 //! real Envoy: changes cross instances, exactly one leader with takeover after kill -9, and an outage of
 //! the database that traffic does not notice.
 

@@ -1,6 +1,6 @@
 //! API latency on each store, and how long a change takes to reach another control plane on the same
-//! PostgreSQL; prints figures (run: `cargo bench -p server --bench stores`). Needs the PostgreSQL at
-//! 127.0.0.1:5432 (or `MESHROUTE_TEST_POSTGRES_URL`).
+//! PostgreSQL; prints figures (run: `scripts/with-postgres cargo bench -p server --bench stores`, which
+//! starts a throwaway PostgreSQL unless `MESHROUTE_TEST_POSTGRES_URL` names a server).
 //!
 //! - API: a real HTTP API in this process over SQLite (a temp file) and over PostgreSQL (a fresh schema);
 //!   400 PUTs that update one MeshTCPRoute, then 400 GETs of it, one at a time over loopback.
@@ -125,7 +125,7 @@ fn main() {
     let schema = testkit::postgres::Schema::new("bench");
     let url = testkit::postgres::url();
     let postgres: Arc<dyn Store> = Arc::new(
-        runtime.block_on(PostgresStore::open(&url, &schema.0, "bench")).expect("PostgreSQL at 127.0.0.1:5432"),
+        runtime.block_on(PostgresStore::open(&url, &schema.0, "bench")).expect(testkit::postgres::UNREACHABLE),
     );
     api_latency("postgres", serve_api(&runtime, postgres));
 

@@ -11,7 +11,7 @@ use testkit::postgres::{Schema, url};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_leader_waits_before_judging_other_instances_gone() {
     let schema = Schema::new("leader_guard");
-    let a = Arc::new(PostgresStore::open(&url(), &schema.0, "a").await.expect("PostgreSQL at 127.0.0.1:5432"));
+    let a = Arc::new(PostgresStore::open(&url(), &schema.0, "a").await.expect(testkit::postgres::UNREACHABLE));
     let mut dp = model::parse_resources(
         "type: Dataplane\nmesh: default\nname: web-1\nnetworking: {address: 127.0.0.1, inbound: [{port: 7000, tags: {kuma.io/service: web}}]}\n",
     )

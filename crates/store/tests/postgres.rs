@@ -1,4 +1,4 @@
-//! The PostgreSQL store against the real server at 127.0.0.1:5432 (or `MESHROUTE_TEST_POSTGRES_URL`),
+//! The PostgreSQL store against the real server at `MESHROUTE_TEST_POSTGRES_URL` (see `testkit::postgres`),
 //! each test in a schema of its own: the shared conformance suite, changes between two instances,
 //! revisions, migrations, the leader lease and fencing. A missing PostgreSQL fails these tests.
 
@@ -14,7 +14,7 @@ use testkit::postgres::{Schema, url};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_conforms() {
     let schema = Schema::new("conformance");
-    let store = PostgresStore::open(&url(), &schema.0, "one").await.expect("PostgreSQL at 127.0.0.1:5432");
+    let store = PostgresStore::open(&url(), &schema.0, "one").await.expect(testkit::postgres::UNREACHABLE);
     conformance(Arc::new(store)).await;
     // Reopening runs no migration twice and finds everything.
     let reopened = PostgresStore::open(&url(), &schema.0, "one").await.expect("reopen");

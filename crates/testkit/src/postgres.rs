@@ -1,5 +1,11 @@
-//! The real PostgreSQL for tests: 127.0.0.1:5432 with trust auth (or `MESHROUTE_TEST_POSTGRES_URL`), and
-//! a schema of one's own that is dropped afterwards. A missing PostgreSQL fails the test.
+//! The real PostgreSQL for tests: the server at `MESHROUTE_TEST_POSTGRES_URL` (trust auth, database
+//! `test`), and a schema of one's own that is dropped afterwards. `scripts/test` and
+//! `scripts/with-postgres` set the variable, starting a throwaway server when none is given; without it
+//! the tests try 127.0.0.1:5432. A missing PostgreSQL fails the test.
+
+/// What a test says when the server does not answer.
+pub const UNREACHABLE: &str = "no PostgreSQL answers at MESHROUTE_TEST_POSTGRES_URL (default 127.0.0.1:5432); \
+                               run the tests through scripts/test or scripts/with-postgres";
 
 pub fn url() -> String {
     std::env::var("MESHROUTE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
