@@ -33,7 +33,6 @@ pub mod sotw;
 use std::future::Future;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, ResourceSet};
 
@@ -50,10 +49,6 @@ pub fn push_order(previous: Option<&ResourceSet>, current: &ResourceSet) -> [&'s
     } else {
         [CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE]
     }
-}
-
-pub(crate) fn short_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Serves the dataplane server (`POST /bootstrap` and ADS) on `listener` until `shutdown` completes.

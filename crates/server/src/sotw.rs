@@ -86,7 +86,7 @@ impl SotwSession {
         } else {
             current.of_type(type_url).iter().collect()
         };
-        let version = version_of(&resources);
+        let version = xds::resources::version_of(resources.iter().copied());
         if version == state.sent_version || state.rejected.contains(&version) {
             return None;
         }
@@ -101,16 +101,4 @@ impl SotwSession {
             ..DiscoveryResponse::default()
         })
     }
-}
-
-/// The version of a list of resources: their names and content versions.
-fn version_of(resources: &[&xds::Resource]) -> String {
-    let mut text = String::new();
-    for r in resources {
-        text.push_str(&r.name);
-        text.push('=');
-        text.push_str(&r.version);
-        text.push(';');
-    }
-    crate::short_hash(text.as_bytes())
 }

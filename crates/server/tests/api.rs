@@ -199,6 +199,40 @@ fn inspect_endpoints_explain_a_dataplane() {
     assert_eq!(status, 404, "only policies have affected Dataplanes");
 }
 
+/// Regression: the `_config` version once left extension configs out, so it did not move on a weight-only
+/// shift, the one change that touches nothing but an extension config.
+#[test]
+fn config_version_changes_on_a_weight_only_shift() {
+    let (port, _) = start();
+    let dp = r#"{"type":"Dataplane","mesh":"default","name":"web-1","networking":{"address":"127.0.0.1","inbound":[{"port":8080,"tags":{"kuma.io/service":"web"}}],"outbound":[{"port":10001,"tags":{"kuma.io/service":"backend"}}]}}"#;
+    let backends = r#"{"type":"Dataplane","mesh":"default","name":"b","networking":{"address":"127.0.0.2","inbound":[{"port":7001,"tags":{"kuma.io/service":"backend-v1","kuma.io/protocol":"tcp"}},{"port":7002,"tags":{"kuma.io/service":"backend-v2","kuma.io/protocol":"tcp"}}]}}"#;
+    assert_eq!(call(port, "PUT", "/meshes/default/dataplanes/web-1", dp).0, 201);
+    assert_eq!(call(port, "PUT", "/meshes/default/dataplanes/b", backends).0, 201);
+    assert_eq!(call(port, "PUT", "/meshes/default/meshtcproutes/split", ROUTE).0, 201);
+    let config_once = |wanted_weight: u64| {
+        for _ in 0..50 {
+            let (status, config) = call(port, "GET", "/meshes/default/dataplanes/web-1/_config", "");
+            let weights = &config["extensionConfigs"][0]["typedConfig"]["weightedClusters"]["clusters"][0]["weight"];
+            if status == 200 && weights.as_u64() == Some(wanted_weight) {
+                return config;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the config never showed weight {wanted_weight}");
+    };
+    let before = config_once(90);
+    assert_eq!(
+        call(port, "PUT", "/meshes/default/meshtcproutes/split", &ROUTE.replace("\"weight\":90", "\"weight\":50")).0,
+        200
+    );
+    let after = config_once(50);
+    assert_eq!(before["listeners"], after["listeners"], "a weight shift leaves the listeners alone");
+    assert_eq!(before["clusters"], after["clusters"]);
+    assert_ne!(before["extensionConfigs"], after["extensionConfigs"]);
+    assert!(before["version"].is_string(), "{before}");
+    assert_ne!(before["version"], after["version"], "the version covers extension configs");
+}
+
 #[test]
 fn off_loopback_every_request_needs_the_bearer_token() {
     let (port, _) = start_with(|mut api| {

@@ -30,8 +30,10 @@ async fn served_within(control: &ControlPlane, name: &str, limit: Duration) -> O
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_notification_is_caught_by_the_revision_poll() {
     let schema = Schema::new("lost_notify");
-    let a: Arc<dyn Store> = Arc::new(PostgresStore::open(&url(), &schema.0, "a").await.expect(testkit::postgres::UNREACHABLE));
-    let b: Arc<dyn Store> = Arc::new(PostgresStore::open(&url(), &schema.0, "b").await.expect(testkit::postgres::UNREACHABLE));
+    let a: Arc<dyn Store> =
+        Arc::new(PostgresStore::open(&url(), &schema.0, "a").await.expect(testkit::postgres::UNREACHABLE));
+    let b: Arc<dyn Store> =
+        Arc::new(PostgresStore::open(&url(), &schema.0, "b").await.expect(testkit::postgres::UNREACHABLE));
     a.put(route("first"), Expect::Any).await.expect("put");
     let control = ControlPlane::new();
     tokio::spawn(server::reconcile::run(b.clone(), control.clone()));

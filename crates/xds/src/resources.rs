@@ -10,6 +10,9 @@ pub const ENDPOINT_TYPE: &str = "type.googleapis.com/envoy.config.endpoint.v3.Cl
 /// Extension configs (ECDS): the `TcpProxy` of each outbound and gateway filter chain.
 pub const EXTENSION_CONFIG_TYPE: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
 
+/// Every type a set holds, in the order versions and renderings list them.
+pub const ALL_TYPES: [&str; 4] = [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE];
+
 /// Types Envoy subscribes to by name rather than as a whole.
 pub fn is_named_subscription(type_url: &str) -> bool {
     type_url == ENDPOINT_TYPE || type_url == EXTENSION_CONFIG_TYPE
@@ -67,16 +70,13 @@ impl ResourceSet {
 
     /// A version for one type: the hash of its resources' names and versions.
     pub fn type_version(&self, type_url: &str) -> String {
-        let parts: Vec<&[u8]> =
-            self.of_type(type_url).iter().flat_map(|r| [r.name.as_bytes(), r.version.as_bytes()]).collect();
-        hash_hex(&parts)
+        version_of(self.of_type(type_url))
     }
 
-    /// A version of the whole set.
+    /// A version of the whole set: it changes whenever anything Envoy receives changes, extension
+    /// configs included (a weight-only shift changes only those).
     pub fn version(&self) -> String {
-        let parts: Vec<String> =
-            [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE].iter().map(|t| self.type_version(t)).collect();
-        hash_hex(&parts.iter().map(String::as_bytes).collect::<Vec<_>>())
+        version_of(ALL_TYPES.iter().flat_map(|t| self.of_type(t)))
     }
 
     pub(crate) fn sort(&mut self) {
@@ -96,6 +96,14 @@ impl ResourceSet {
             "extensionConfigs": list(&self.extension_configs)?,
         }))
     }
+}
+
+/// The one version function for any list of resources (a type's, a subscription's, a whole set's): the
+/// hash of each resource's type, name and content version, in the given order.
+pub fn version_of<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> String {
+    let parts: Vec<&[u8]> =
+        resources.into_iter().flat_map(|r| [r.type_url.as_bytes(), r.name.as_bytes(), r.version.as_bytes()]).collect();
+    hash_hex(&parts)
 }
 
 fn hash_hex(parts: &[&[u8]]) -> String {
