@@ -11,7 +11,7 @@ use model::resource::Resource;
 use model::{BackendRef, Tags, TargetRefKind};
 
 use crate::names::{real_destination_name, subset_cluster_name};
-use crate::plan::{ClusterKind, ClusterPlan, Split};
+use crate::plan::{ClusterKind, ClusterPlan, Resolution, Split};
 use crate::rules::{kri_for_name, resource_kind};
 use crate::snapshot::{Endpoint, MeshSnapshot, RealPort, find_port};
 
@@ -204,8 +204,10 @@ pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) ->
         && let Some((host, port)) = spec.networking.address.rsplit_once(':')
         && let Ok(port) = port.parse::<u32>()
     {
+        let resolution =
+            if host.parse::<std::net::IpAddr>().is_ok() { Resolution::Static } else { Resolution::StrictDns };
         let endpoint = Endpoint { address: host.to_owned(), port, weight: 1, tags: spec.tags.clone() };
-        return (ClusterKind::ExternalService { address: host.to_owned(), port }, Arc::new(vec![endpoint]));
+        return (ClusterKind::ExternalService { resolution }, Arc::new(vec![endpoint]));
     }
     (ClusterKind::Eds, snap.legacy_endpoints(service, tags))
 }

@@ -134,10 +134,19 @@ pub struct Split {
 pub enum ClusterKind {
     /// Mesh-internal: endpoints over EDS.
     Eds,
-    /// A legacy ExternalService reached directly: STATIC or STRICT_DNS with inline endpoints.
-    ExternalService { address: String, port: u32 },
+    /// A legacy ExternalService reached directly, its one endpoint (with the service's tags) inline.
+    ExternalService { resolution: Resolution },
     /// A MeshExternalService: through the zone egress.
     MeshExternalService,
+}
+
+/// How Envoy finds an ExternalService's address: as written (an IP) or by DNS (a name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Resolution {
+    #[serde(rename = "STATIC")]
+    Static,
+    #[serde(rename = "STRICT_DNS")]
+    StrictDns,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

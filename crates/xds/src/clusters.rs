@@ -9,7 +9,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 };
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::{HttpProtocolOptions, http_protocol_options};
 use envoy_types::pb::google::protobuf::UInt32Value;
-use policy::plan::{ClusterPlan, InboundPlan};
+use policy::plan::{ClusterPlan, InboundPlan, Resolution};
 use policy::protocol::Protocol;
 use policy::snapshot::Endpoint;
 
@@ -73,19 +73,17 @@ pub fn eds_cluster(plan: &ClusterPlan) -> Cluster {
     }
 }
 
-/// A legacy ExternalService reached directly: STATIC for an IP, STRICT_DNS for a name, endpoints inline,
-/// protocol options by protocol.
-pub fn external_cluster(plan: &ClusterPlan, address: &str, port: u32) -> Cluster {
-    let discovery = if address.parse::<std::net::IpAddr>().is_ok() {
-        cluster::DiscoveryType::Static
-    } else {
-        cluster::DiscoveryType::StrictDns
+/// A legacy ExternalService reached directly: STATIC or STRICT_DNS as the plan says, its endpoint inline
+/// with the service's tags as metadata (as every endpoint has), protocol options by protocol.
+pub fn external_cluster(plan: &ClusterPlan, resolution: Resolution) -> Cluster {
+    let discovery = match resolution {
+        Resolution::Static => cluster::DiscoveryType::Static,
+        Resolution::StrictDns => cluster::DiscoveryType::StrictDns,
     };
-    let endpoint = Endpoint { address: address.to_owned(), port, weight: 1, tags: model::Tags::new() };
     let c = Cluster {
         name: plan.name.clone(),
         cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(discovery.into())),
-        load_assignment: Some(load_assignment(&plan.name, std::slice::from_ref(&endpoint))),
+        load_assignment: Some(load_assignment(&plan.name, &plan.endpoints)),
         ..Cluster::default()
     };
     match plan.protocol {

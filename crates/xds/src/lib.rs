@@ -151,8 +151,8 @@ pub fn generate_shared(
 /// A cluster and, for EDS clusters, its endpoints.
 fn encode_cluster(cluster: &ClusterPlan) -> Result<(Resource, Option<Resource>), CanonicalError> {
     Ok(match &cluster.kind {
-        ClusterKind::ExternalService { address, port } => {
-            let c = clusters::external_cluster(cluster, address, *port);
+        ClusterKind::ExternalService { resolution } => {
+            let c = clusters::external_cluster(cluster, *resolution);
             (Resource::new(cluster.name.clone(), CLUSTER_TYPE, &c)?, None)
         }
         ClusterKind::Eds | ClusterKind::MeshExternalService => {
