@@ -75,7 +75,11 @@ pub fn run_rules(paths: &[String], dataplane: &str, format: OutputFormat, shadow
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    match policy::plan_proxy_detailed(&snapshot, &name, policy::PlanOptions { include_shadow: shadow }) {
+    match policy::plan_proxy_detailed(
+        &snapshot,
+        &name,
+        policy::PlanOptions { include_shadow: shadow, ..policy::PlanOptions::default() },
+    ) {
         Ok(planned) => {
             print!("{}", render(&policy::inspect::rules_view(&snapshot, &planned), format));
             ExitCode::SUCCESS

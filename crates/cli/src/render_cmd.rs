@@ -10,21 +10,22 @@ pub fn run(paths: &[String], dataplane: &str, format: OutputFormat, envoy_contri
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let plan = match policy::plan_proxy(&snapshot, &name, policy::PlanOptions::default()) {
+    let options = policy::PlanOptions { kafka_filter: envoy_contrib, ..policy::PlanOptions::default() };
+    let plan = match policy::plan_proxy(&snapshot, &name, options) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("meshroute: {e}");
             return ExitCode::from(1);
         }
     };
-    let set = match xds::generate(&plan, xds::GenerateOptions { kafka_filter: envoy_contrib }) {
+    let set = match xds::generate(&plan) {
         Ok(set) => set,
         Err(e) => {
             eprintln!("meshroute: cannot generate Envoy resources: {e}");
             return ExitCode::from(1);
         }
     };
-    for warning in plan.warnings.iter().chain(&set.warnings) {
+    for warning in &plan.warnings {
         eprintln!("meshroute: warning: {warning}");
     }
     match set.to_json() {

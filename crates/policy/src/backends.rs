@@ -82,12 +82,14 @@ pub type ClusterOutcome = Result<Arc<ClusterPlan>, String>;
 pub struct Splits {
     pub splits: Vec<Split>,
     pub warnings: Vec<String>,
+    /// How many backends were left out because their cluster needs what is not supported yet.
+    pub unsupported: usize,
 }
 
 /// Spec §4.5, plus one meshroute rule: a backend whose cluster has no ready endpoints is left out of the
 /// split with a warning, so the other backends keep taking all new connections.
 pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut ClusterRegistry) -> Splits {
-    let mut out = Splits { splits: Vec::new(), warnings: Vec::new() };
+    let mut out = Splits { splits: Vec::new(), warnings: Vec::new(), unsupported: 0 };
     for backend in backends {
         let (weight, outcome) = match backend {
             Backend::Real { kri, weight } => {
@@ -105,6 +107,10 @@ pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut Clu
             }
         };
         match outcome {
+            Ok(cluster) if let Some(why) = unsupported_cluster(&cluster) => {
+                out.warnings.push(format!("cluster {}: {why}, which is not supported yet; left out", cluster.name));
+                out.unsupported += 1;
+            }
             Ok(cluster) => {
                 let weight = clamp_weight(weight, &cluster.name, &mut out);
                 out.splits.push(Split { cluster: registry.add(cluster), weight });
@@ -113,6 +119,16 @@ pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut Clu
         }
     }
     out
+}
+
+/// Why a cluster cannot be served yet (zone egress for MeshExternalService, cross-mesh mTLS): such a
+/// backend is left out rather than sent as config Envoy would wait on or reject.
+fn unsupported_cluster(cluster: &ClusterPlan) -> Option<String> {
+    match (&cluster.kind, &cluster.cross_mesh) {
+        (ClusterKind::MeshExternalService, _) => Some("MeshExternalService traffic goes through a zone egress".into()),
+        (_, Some(mesh)) => Some(format!("it is in mesh {mesh} (cross-mesh traffic)")),
+        _ => None,
+    }
 }
 
 fn clamp_weight(weight: i64, what: &str, out: &mut Splits) -> u32 {

@@ -7,11 +7,13 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use model::common::SERVICE_TAG;
-use model::kinds::gateway::ListenerProtocol;
+use model::kinds::gateway::{ListenerProtocol, TlsMode};
 
 use crate::backends::{ClusterRegistry, gateway_destination_tags, legacy_cluster_source, lookup_real, resolve_backend};
 use crate::names::{gateway_listener_name, sanitize_stat_prefix, subset_cluster_name};
-use crate::plan::{ClusterKind, ClusterPlan, GatewayHostPlan, GatewayListenerPlan, GatewayPlan, Split};
+use crate::plan::{
+    ClusterKind, ClusterPlan, GatewayHostPlan, GatewayListenerPlan, GatewayPlan, LeftOut, Split, Unsupported,
+};
 use crate::protocol::Protocol;
 use crate::rules::build_to_rules;
 use crate::selection::{GatewayListener, Matched, Proxy};
@@ -39,7 +41,8 @@ pub fn plan_gateway(
     let mut plans = Vec::new();
     for (port, mut subs) in by_port {
         subs.sort_by(|a, b| compare_hostnames(&a.key.hostname, &b.key.hostname));
-        let protocol = subs[0].protocol.as_str();
+        let protocol = subs[0].protocol;
+        let name = gateway_listener_name(gateway.display_name(), protocol.as_str(), port);
         let mut hosts = Vec::new();
         for listener in subs {
             let at_key: Vec<&Matched<'_>> =
@@ -47,15 +50,43 @@ pub fn plan_gateway(
             if at_key.is_empty() {
                 continue;
             }
+            if protocol == ListenerProtocol::Tls && listener.tls_mode != Some(TlsMode::Passthrough) {
+                warnings.push(format!(
+                    "{name} host {}: TLS mode {} needs certificates, which are not served yet; host left out",
+                    listener.key.hostname,
+                    listener.tls_mode.unwrap_or_default().as_str()
+                ));
+                hosts.push(GatewayHostPlan {
+                    hostname: listener.key.hostname.clone(),
+                    tls_mode: listener.tls_mode,
+                    left_out: Some(LeftOut::Unsupported(Unsupported::TlsTermination)),
+                    routes: Vec::new(),
+                    splits: Vec::new(),
+                });
+                continue;
+            }
             hosts.push(plan_host(snap, listener, &at_key, registry, warnings));
         }
+        // A TLS listener is one filter chain per served host, and Envoy rejects a listener without any.
+        let left_out = if protocol != ListenerProtocol::Tls {
+            None
+        } else if hosts.is_empty() {
+            warnings.push(format!("{name}: no MeshTCPRoute routes any of its hosts; listener left out"));
+            Some(LeftOut::NoRoute)
+        } else if hosts.iter().all(|h| h.left_out.is_some()) {
+            warnings.push(format!("{name}: no TLS host can be served; listener left out"));
+            Some(LeftOut::Unsupported(Unsupported::TlsTermination))
+        } else {
+            None
+        };
         plans.push(GatewayListenerPlan {
-            name: gateway_listener_name(gateway.display_name(), protocol, port),
+            name,
             address: proxy.networking.address.clone(),
             port,
-            protocol: protocol.to_owned(),
+            protocol,
             stat_prefix: sanitize_stat_prefix(&gateway_service),
             hosts,
+            left_out,
         });
     }
     Some(GatewayPlan { gateway: gateway.display_name().to_owned(), listeners: plans })
@@ -134,7 +165,8 @@ fn plan_host(
     splits.sort_by(|a, b| a.cluster.cmp(&b.cluster));
     GatewayHostPlan {
         hostname: listener.key.hostname.clone(),
-        tls_mode: listener.tls_mode.map(|m| format!("{m:?}").to_ascii_uppercase()),
+        tls_mode: listener.tls_mode,
+        left_out: None,
         routes,
         splits,
     }

@@ -43,6 +43,8 @@ pub use snapshot::MeshSnapshot;
 pub struct PlanOptions {
     /// Include policies labelled `kuma.io/effect: shadow` (Kuma's shadow mode).
     pub include_shadow: bool,
+    /// The receiving Envoy build has contrib extensions (the kafka_broker filter).
+    pub kafka_filter: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -102,6 +104,7 @@ pub fn plan_proxy_detailed<'s>(
         snap,
         rules: outbounds::RouteRules { tcp: &tcp_rules, http: &http_rules },
         traffic_route_owns,
+        kafka_filter: options.kafka_filter,
         registry: &mut registry,
         warnings: &mut warnings,
     }
@@ -111,10 +114,19 @@ pub fn plan_proxy_detailed<'s>(
         warnings.push("no MeshGateway selects this builtin gateway".to_owned());
     }
 
+    let mtls = snap.mesh_spec.mtls_enabled();
+    if mtls {
+        warnings.push(format!(
+            "mesh {} has mTLS enabled, which meshroute does not implement yet: no configuration is sent to {}",
+            snap.mesh, dataplane.meta.name
+        ));
+    }
     let plan = ProxyPlan {
         mesh: snap.mesh.clone(),
         dataplane: dataplane.meta.name.clone(),
-        mtls: snap.mesh_spec.mtls_enabled(),
+        mtls,
+        // Fail closed: plaintext config in an mTLS mesh would quietly drop the mesh's security.
+        withheld: mtls.then_some(plan::Unsupported::MeshMtls),
         proxy_type: match proxy.role {
             ProxyRole::Sidecar => ProxyKind::Sidecar,
             ProxyRole::BuiltinGateway => ProxyKind::BuiltinGateway,

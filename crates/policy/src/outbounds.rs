@@ -10,7 +10,7 @@ use model::{BackendRef, Tags, TargetRefKind};
 
 use crate::backends::{Backend, ClusterRegistry, make_splits, resolve_backend};
 use crate::names::{outbound_listener_name, real_destination_name, sanitize_stat_prefix};
-use crate::plan::{AppliedRoute, OutboundPlan, Owner};
+use crate::plan::{AppliedRoute, LeftOut, OutboundListener, OutboundPlan, Owner, Unsupported};
 use crate::protocol::Protocol;
 use crate::rules::{Origin, ToRules, kri_for_name, resource_kind};
 use crate::selection::Proxy;
@@ -34,6 +34,8 @@ pub struct OutboundPlanner<'a> {
     pub rules: RouteRules<'a>,
     /// Spec §5.2: TrafficRoute keeps the outbounds of this proxy.
     pub traffic_route_owns: bool,
+    /// The receiving Envoy has the kafka_broker filter (contrib builds).
+    pub kafka_filter: bool,
     pub registry: &'a mut ClusterRegistry,
     pub warnings: &'a mut Vec<String>,
 }
@@ -45,7 +47,11 @@ impl OutboundPlanner<'_> {
         for (i, outbound) in proxy.networking.outbound.iter().enumerate() {
             let address = outbound.address.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "127.0.0.1".to_owned());
             match destination(self.snap, proxy.dataplane, outbound) {
-                Some(destination) => plans.push(self.plan_destination(address, outbound.port, &destination)),
+                Some(destination) => {
+                    let mut plan = self.plan_destination(address, outbound.port, &destination);
+                    plan.listener = self.decide_listener(&plan);
+                    plans.push(plan);
+                }
                 None => self.warnings.push(format!(
                     "outbound[{i}] {address}:{}: its destination does not exist; no listener",
                     outbound.port
@@ -53,6 +59,41 @@ impl OutboundPlanner<'_> {
             }
         }
         plans
+    }
+
+    /// The listener Envoy gets for a planned destination.
+    fn decide_listener(&mut self, plan: &OutboundPlan) -> OutboundListener {
+        match &plan.listener {
+            OutboundListener::LeftOut(_) => return plan.listener.clone(),
+            _ if plan.owner == Owner::Nobody => return OutboundListener::LeftOut(LeftOut::Unresolved),
+            _ => {}
+        }
+        if plan.protocol.is_http_family() && plan.owner != Owner::MeshTcpRoute && !plan.splits.is_empty() {
+            return OutboundListener::Http;
+        }
+        if plan.protocol == Protocol::Kafka && plan.owner == Owner::MeshTcpRoute {
+            if self.kafka_filter {
+                return OutboundListener::Kafka;
+            }
+            self.warnings.push(format!(
+                "{}: the kafka_broker filter is left out because this Envoy build has no contrib extensions; kafka traffic is proxied as plain TCP",
+                plan.name
+            ));
+        }
+        OutboundListener::TcpProxy
+    }
+
+    /// Takes the splits of `backends` into the plan; a destination all of whose backends are unsupported
+    /// gets no listener.
+    fn take_splits(&mut self, plan: &mut OutboundPlan, backends: &[Backend]) {
+        let splits = make_splits(self.snap, backends, self.registry);
+        self.warnings.extend(splits.warnings.into_iter().map(|w| format!("{}: {w}", plan.name)));
+        if splits.splits.is_empty() && splits.unsupported > 0 {
+            self.warnings
+                .push(format!("{}: every backend needs what is not supported yet; destination left out", plan.name));
+            plan.listener = OutboundListener::LeftOut(LeftOut::Unsupported(Unsupported::EveryBackend));
+        }
+        plan.splits = splits.splits;
     }
 
     fn plan_destination(&mut self, address: String, port: u32, destination: &Destination) -> OutboundPlan {
@@ -92,17 +133,13 @@ impl OutboundPlanner<'_> {
             self.warnings.push(format!("{}: no backendRef of MeshTCPRoute {by} resolves; no listener", plan.name));
             return plan;
         }
-        let splits = make_splits(self.snap, &backends, self.registry);
-        self.warnings.extend(splits.warnings.into_iter().map(|w| format!("{}: {w}", plan.name)));
-        plan.splits = splits.splits;
+        self.take_splits(&mut plan, &backends);
         plan
     }
 
     /// The default route of a destination another owner keeps: to itself.
     fn route_to_itself(&mut self, plan: &mut OutboundPlan, destination: &Destination) {
-        let splits = make_splits(self.snap, &[destination.default_backend()], self.registry);
-        self.warnings.extend(splits.warnings.into_iter().map(|w| format!("{}: {w}", plan.name)));
-        plan.splits = splits.splits;
+        self.take_splits(plan, &[destination.default_backend()]);
     }
 
     /// Records the applied rule and resolves its backendRefs relative to the policy that won.
@@ -196,6 +233,7 @@ fn outbound_shell(snap: &MeshSnapshot, address: String, port: u32, destination: 
         tags,
         protocol,
         owner: Owner::MeshTcpRoute,
+        listener: OutboundListener::TcpProxy,
         route: None,
         http_routes: Vec::new(),
         splits: Vec::new(),

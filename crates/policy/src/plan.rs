@@ -5,6 +5,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use model::Tags;
+use model::kinds::gateway::{ListenerProtocol, TlsMode};
 
 use crate::protocol::Protocol;
 use crate::snapshot::Endpoint;
@@ -19,6 +20,9 @@ pub struct ProxyPlan {
     /// The mesh has mTLS enabled.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub mtls: bool,
+    /// Set when the proxy gets no configuration at all, and why (fail closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Unsupported>,
     /// The MeshTCPRoutes that apply, in priority order (the last wins ties).
     pub policies: Vec<PolicyRef>,
     pub inbounds: Vec<InboundPlan>,
@@ -82,6 +86,41 @@ pub enum Owner {
     Nobody,
 }
 
+/// What meshroute does not implement yet; what needs it is left out of Envoy's config, never sent half
+/// done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Unsupported {
+    /// Mesh mTLS: plaintext config would quietly drop the mesh's security.
+    MeshMtls,
+    /// Every backend of the destination needs something unsupported (see the cluster warnings).
+    EveryBackend,
+    /// A builtin gateway TLS host that terminates TLS: it needs certificates.
+    TlsTermination,
+}
+
+/// Why a listener (or a gateway host) is left out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum LeftOut {
+    /// Every backendRef names nothing (spec §8 item 13).
+    Unresolved,
+    /// No route selects it.
+    NoRoute,
+    Unsupported(Unsupported),
+}
+
+/// The listener of an outbound destination, as Envoy gets it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum OutboundListener {
+    /// `tcp_proxy` (through ECDS) with the splits; no filter when there are none.
+    TcpProxy,
+    /// The kafka_broker filter (contrib Envoy builds), then `tcp_proxy`.
+    Kafka,
+    /// The default HTTP listener: one catch-all route to the splits.
+    Http,
+    /// No listener.
+    LeftOut(LeftOut),
+}
+
 /// One outbound destination of the proxy and where its traffic goes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -101,6 +140,7 @@ pub struct OutboundPlan {
     pub protocol: Protocol,
     pub stat_prefix: String,
     pub owner: Owner,
+    pub listener: OutboundListener,
     /// The MeshTCPRoute rule applied, if any; without one the destination routes to itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<AppliedRoute>,
@@ -183,10 +223,13 @@ pub struct GatewayListenerPlan {
     pub name: String,
     pub address: String,
     pub port: u32,
-    pub protocol: String,
+    pub protocol: ListenerProtocol,
     pub stat_prefix: String,
     /// In hostname order: exact before wildcard, more labels first, then by name.
     pub hosts: Vec<GatewayHostPlan>,
+    /// Set when no host can be served: Envoy rejects a listener without filter chains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<LeftOut>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -194,7 +237,10 @@ pub struct GatewayListenerPlan {
 pub struct GatewayHostPlan {
     pub hostname: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_mode: Option<String>,
+    pub tls_mode: Option<TlsMode>,
+    /// Set when this host gets no filter chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<LeftOut>,
     /// One entry per legacy rule at this (address, port, hostname), named by its origin policies.
     pub routes: Vec<String>,
     /// The clusters of this hostname, sorted by name.

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
-use xds::{GenerateOptions, ResourceSet};
+use xds::ResourceSet;
 
 use crate::control::{ControlPlane, Nack};
 use crate::delta::DeltaSession;
@@ -44,7 +44,7 @@ struct Peer {
     id: String,
     mesh: String,
     name: String,
-    options: GenerateOptions,
+    options: policy::PlanOptions,
 }
 
 /// Reads the proxy id `<mesh>.<name>` (split at the first dot) and registers the Dataplane the node
@@ -83,7 +83,7 @@ fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
         id: node.id.clone(),
         mesh: mesh.to_owned(),
         name: name.to_owned(),
-        options: GenerateOptions { kafka_filter: contrib },
+        options: policy::PlanOptions { kafka_filter: contrib, ..policy::PlanOptions::default() },
     })
 }
 

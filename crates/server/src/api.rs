@@ -444,7 +444,7 @@ async fn inspect_dataplane(State(api): State<Api>, Path((mesh, name, view)): Pat
         "_config" => {
             let (set, warnings) = api
                 .control
-                .resources_for(&mesh, &name, xds::GenerateOptions::default())
+                .resources_for(&mesh, &name, policy::PlanOptions::default())
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "Bad Request", &e))?;
             let mut body = set.to_json().map_err(|e| {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &e.to_string())

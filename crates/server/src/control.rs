@@ -10,7 +10,7 @@ use model::{Kind, Resource};
 use policy::impact::Impact;
 use policy::{MeshSnapshot, PlanOptions};
 use tokio::sync::{mpsc, watch};
-use xds::{GenerateOptions, ResourceSet, SharedResources};
+use xds::{ResourceSet, SharedResources};
 
 /// What one proxy's ADS stream reports about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -223,7 +223,7 @@ impl ControlPlane {
         &self,
         mesh: &str,
         name: &str,
-        options: GenerateOptions,
+        options: PlanOptions,
     ) -> Result<(ResourceSet, Vec<String>), String> {
         let (snapshot, shared) = self
             .state
@@ -234,11 +234,10 @@ impl ControlPlane {
             .map(|m| (m.snapshot.clone(), m.shared.clone()))
             .ok_or_else(|| format!("no mesh {mesh:?}"))?;
         let started = std::time::Instant::now();
-        let plan = policy::plan_proxy(&snapshot, name, PlanOptions::default()).map_err(|e| e.to_string())?;
-        let set = xds::generate_shared(&plan, options, Some(&shared)).map_err(|e| e.to_string())?;
+        let plan = policy::plan_proxy(&snapshot, name, options).map_err(|e| e.to_string())?;
+        let set = xds::generate_shared(&plan, Some(&shared)).map_err(|e| e.to_string())?;
         self.metrics.regenerated(started.elapsed());
-        let warnings = plan.warnings.iter().chain(&set.warnings).cloned().collect();
-        Ok((set, warnings))
+        Ok((set, plan.warnings))
     }
 
     /// A served resource (from the store or the folder), or a Dataplane a connected proxy registered.

@@ -286,7 +286,7 @@ async fn delta_sends_only_changes_and_nothing_on_reconnect() {
     drop(d);
 
     // Reconnect with what Envoy holds: nothing new.
-    let set = control.resources_for("default", "client-1", xds::GenerateOptions::default()).expect("resources").0;
+    let set = control.resources_for("default", "client-1", policy::PlanOptions::default()).expect("resources").0;
     let versions = |list: &[xds::Resource]| list.iter().map(|r| (r.name.clone(), r.version.clone())).collect();
     let mut again = Delta::open(&address).await;
     for (type_url, list, with_node) in [

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use policy::{MeshSnapshot, PlanOptions, plan_proxy};
-use xds::{GenerateOptions, generate};
+use xds::generate;
 
 fn mesh(endpoints: usize) -> String {
     let mut text = String::from(
@@ -56,7 +56,7 @@ fn scenario(endpoints: usize) {
         .collect();
     let snap = MeshSnapshot::build("default", resources);
     let plan = plan_proxy(&snap, "client", PlanOptions::default()).expect("plan");
-    let set = generate(&plan, GenerateOptions::default()).expect("generate");
+    let set = generate(&plan).expect("generate");
     println!(
         "== one proxy, 20 outbounds split 90/10, {endpoints} endpoints per service: {} listeners, {} clusters, {} endpoint sets, {} bytes",
         set.listeners.len(),
@@ -71,7 +71,7 @@ fn scenario(endpoints: usize) {
         let plan = plan_proxy(&snap, "client", PlanOptions::default()).expect("plan");
         let planned = started.elapsed();
         let started = Instant::now();
-        let set = generate(&plan, GenerateOptions::default()).expect("generate");
+        let set = generate(&plan).expect("generate");
         let generated = started.elapsed();
         assert!(!set.listeners.is_empty());
         generate_times.push(generated);
@@ -82,12 +82,12 @@ fn scenario(endpoints: usize) {
     // In the server, clusters and endpoints are encoded once per snapshot and shared by every proxy that
     // sends to them; listeners are per proxy.
     let shared = xds::SharedResources::new();
-    let _ = xds::generate_shared(&plan, GenerateOptions::default(), Some(&shared)).expect("warm");
+    let _ = xds::generate_shared(&plan, Some(&shared)).expect("warm");
     let mut times = Vec::new();
     for _ in 0..2000 {
         let started = Instant::now();
         let plan = plan_proxy(&snap, "client", PlanOptions::default()).expect("plan");
-        let set = xds::generate_shared(&plan, GenerateOptions::default(), Some(&shared)).expect("generate");
+        let set = xds::generate_shared(&plan, Some(&shared)).expect("generate");
         times.push(started.elapsed());
         assert_eq!(set.clusters.len(), 41);
     }

@@ -19,24 +19,14 @@ pub mod listeners;
 mod messages;
 pub mod resources;
 
-use std::collections::HashSet;
-
-use policy::plan::{ClusterKind, ClusterPlan, Owner, ProxyPlan, Split};
-use policy::protocol::Protocol;
+use policy::plan::{ClusterKind, ClusterPlan, OutboundListener, ProxyPlan};
 
 pub use canonical::CanonicalError;
 pub use resources::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, Resource, ResourceSet};
 
-/// What the receiving Envoy can take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GenerateOptions {
-    /// The Envoy build has contrib extensions (the kafka_broker filter).
-    pub kafka_filter: bool,
-}
-
 /// Generates the Envoy resources of one proxy plan.
-pub fn generate(plan: &ProxyPlan, options: GenerateOptions) -> Result<ResourceSet, CanonicalError> {
-    generate_shared(plan, options, None)
+pub fn generate(plan: &ProxyPlan) -> Result<ResourceSet, CanonicalError> {
+    generate_shared(plan, None)
 }
 
 /// Encoded clusters and endpoints shared by every proxy of one snapshot. A backend's cluster plan is
@@ -73,69 +63,43 @@ impl SharedResources {
 }
 
 /// Generates the resources of one proxy plan, reusing clusters and endpoints already encoded for other
-/// proxies of the same snapshot.
-pub fn generate_shared(
-    plan: &ProxyPlan,
-    options: GenerateOptions,
-    shared: Option<&SharedResources>,
-) -> Result<ResourceSet, CanonicalError> {
+/// proxies of the same snapshot. Every decision (what is left out, which listener) is the plan's: this
+/// only translates.
+pub fn generate_shared(plan: &ProxyPlan, shared: Option<&SharedResources>) -> Result<ResourceSet, CanonicalError> {
     let mut set = ResourceSet::default();
-    if plan.mtls {
-        // Fail closed: plaintext config in an mTLS mesh would quietly drop the mesh's security.
-        set.warnings.push(format!(
-            "mesh {} has mTLS enabled, which meshroute does not implement yet: no configuration is sent to {}",
-            plan.mesh, plan.dataplane
-        ));
+    if plan.withheld.is_some() {
         return Ok(set);
     }
-    let unsupported = unsupported_clusters(&plan.clusters, &mut set.warnings);
     for inbound in &plan.inbounds {
         set.listeners.push(Resource::new(inbound.name.clone(), LISTENER_TYPE, &listeners::inbound(inbound))?);
         let cluster = clusters::inbound_cluster(inbound);
         set.clusters.push(Resource::new(cluster.name.clone(), CLUSTER_TYPE, &cluster)?);
     }
     for outbound in &plan.outbounds {
-        if outbound.owner == Owner::Nobody {
-            continue;
-        }
-        let splits: Vec<Split> =
-            outbound.splits.iter().filter(|s| !unsupported.contains(&s.cluster)).cloned().collect();
-        if splits.is_empty() && !outbound.splits.is_empty() {
-            set.warnings.push(format!(
-                "{}: every backend needs what is not supported yet; destination left out",
-                outbound.name
-            ));
-            continue;
-        }
-        let http = outbound.protocol.is_http_family() && outbound.owner != Owner::MeshTcpRoute && !splits.is_empty();
-        let listener = if http {
-            listeners::outbound_http(outbound, &splits)
-        } else {
-            let kafka = outbound.protocol == Protocol::Kafka && outbound.owner == Owner::MeshTcpRoute;
-            if kafka && !options.kafka_filter {
-                set.warnings.push(format!(
-                    "{}: the kafka_broker filter is left out because this Envoy build has no contrib extensions; kafka traffic is proxied as plain TCP",
-                    outbound.name
-                ));
+        let listener = match outbound.listener {
+            OutboundListener::LeftOut(_) => continue,
+            OutboundListener::Http => listeners::outbound_http(outbound),
+            OutboundListener::TcpProxy | OutboundListener::Kafka => {
+                let kafka = outbound.listener == OutboundListener::Kafka;
+                let (listener, config) = listeners::outbound_tcp(outbound, kafka);
+                if let Some(config) = config {
+                    set.extension_configs.push(Resource::new(config.name.clone(), EXTENSION_CONFIG_TYPE, &config)?);
+                }
+                listener
             }
-            let (listener, config) = listeners::outbound_tcp(outbound, &splits, kafka && options.kafka_filter);
-            if let Some(config) = config {
-                set.extension_configs.push(Resource::new(config.name.clone(), EXTENSION_CONFIG_TYPE, &config)?);
-            }
-            listener
         };
         set.listeners.push(Resource::new(outbound.name.clone(), LISTENER_TYPE, &listener)?);
     }
     if let Some(gateway) = &plan.gateway {
-        for listener in &gateway.listeners {
-            let (l, configs) = listeners::gateway(listener, &mut set.warnings);
+        for listener in gateway.listeners.iter().filter(|l| l.left_out.is_none()) {
+            let (l, configs) = listeners::gateway(listener);
             set.listeners.push(Resource::new(listener.name.clone(), LISTENER_TYPE, &l)?);
             for config in configs {
                 set.extension_configs.push(Resource::new(config.name.clone(), EXTENSION_CONFIG_TYPE, &config)?);
             }
         }
     }
-    for cluster in plan.clusters.iter().filter(|c| !unsupported.contains(&c.name)) {
+    for cluster in &plan.clusters {
         let encode = || encode_cluster(cluster);
         let (c, endpoints) = match shared {
             Some(shared) => shared.get_or_encode(cluster, encode)?,
@@ -161,24 +125,4 @@ fn encode_cluster(cluster: &ClusterPlan) -> Result<(Resource, Option<Resource>),
             (c, Some(Resource::new(cluster.name.clone(), ENDPOINT_TYPE, &cla)?))
         }
     })
-}
-
-/// Clusters that need what is not implemented yet (zone egress for MeshExternalService, cross-mesh
-/// mTLS): left out with a warning rather than sent as config Envoy would wait on or reject.
-fn unsupported_clusters(clusters: &[std::sync::Arc<ClusterPlan>], warnings: &mut Vec<String>) -> HashSet<String> {
-    let mut names = HashSet::new();
-    for c in clusters {
-        let why = match (&c.kind, &c.cross_mesh) {
-            (ClusterKind::MeshExternalService, _) => {
-                Some("MeshExternalService traffic goes through a zone egress".to_owned())
-            }
-            (_, Some(mesh)) => Some(format!("it is in mesh {mesh} (cross-mesh traffic)")),
-            _ => None,
-        };
-        if let Some(why) = why {
-            warnings.push(format!("cluster {}: {why}, which is not supported yet; left out", c.name));
-            names.insert(c.name.clone());
-        }
-    }
-    names
 }

@@ -20,6 +20,7 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 };
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
 use envoy_types::pb::google::protobuf::UInt32Value;
+use model::kinds::gateway::ListenerProtocol;
 use policy::plan::{GatewayListenerPlan, InboundPlan, OutboundPlan, Split};
 
 use crate::kafka::{FILTER_NAME as KAFKA_FILTER, KafkaBroker};
@@ -136,14 +137,10 @@ pub fn tcp_proxy_config_name(listener: &str, chain: Option<&str>) -> String {
     }
 }
 
-/// The outbound listener of a destination MeshTCPRoute owns: the kafka filter first for kafka
-/// destinations (when the Envoy build has it), then `tcp_proxy` (through ECDS) unless every split was
-/// dropped.
-pub fn outbound_tcp(
-    plan: &OutboundPlan,
-    splits: &[Split],
-    kafka_filter: bool,
-) -> (Listener, Option<TypedExtensionConfig>) {
+/// A `tcp_proxy` outbound listener: the kafka filter first when the plan says so, then `tcp_proxy`
+/// (through ECDS) unless there are no splits.
+pub fn outbound_tcp(plan: &OutboundPlan, kafka_filter: bool) -> (Listener, Option<TypedExtensionConfig>) {
+    let splits = &plan.splits;
     let mut filters: Vec<Filter> = Vec::new();
     if kafka_filter {
         filters.push(network_filter(KAFKA_FILTER, &KafkaBroker { stat_prefix: plan.stat_prefix.clone() }));
@@ -158,8 +155,8 @@ pub fn outbound_tcp(
 }
 
 /// The default HTTP listener of an HTTP destination (MeshHTTPRoute's, until MeshHTTPRoute is implemented).
-pub fn outbound_http(plan: &OutboundPlan, splits: &[Split]) -> Listener {
-    let hcm = http_connection_manager(&plan.stat_prefix, &plan.service, splits);
+pub fn outbound_http(plan: &OutboundPlan) -> Listener {
+    let hcm = http_connection_manager(&plan.stat_prefix, &plan.service, &plan.splits);
     outbound_listener(plan, vec![network_filter(HTTP_CONNECTION_MANAGER, &hcm)])
 }
 
@@ -200,12 +197,12 @@ pub fn inbound(inbound: &InboundPlan) -> Listener {
     }
 }
 
-/// A builtin gateway TCP or TLS listener (spec §4.10 items 3-4), its `tcp_proxy` configs through ECDS.
-/// TLS hosts that terminate TLS need secrets, which are not served yet: they are left out and reported.
-pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> (Listener, Vec<TypedExtensionConfig>) {
+/// A builtin gateway TCP or TLS listener (spec §4.10 items 3-4), its `tcp_proxy` configs through ECDS:
+/// one filter chain per TLS host the plan serves.
+pub fn gateway(listener: &GatewayListenerPlan) -> (Listener, Vec<TypedExtensionConfig>) {
     let mut chains = Vec::new();
     let mut configs = Vec::new();
-    if listener.protocol == "TCP" {
+    if listener.protocol == ListenerProtocol::Tcp {
         let mut splits: Vec<Split> = listener.hosts.iter().flat_map(|h| h.splits.iter().cloned()).collect();
         splits.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         let mut filters = Vec::new();
@@ -217,16 +214,7 @@ pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> (L
         }
         chains.push(FilterChain { filters, ..FilterChain::default() });
     } else {
-        for host in &listener.hosts {
-            if host.tls_mode.as_deref() != Some("PASSTHROUGH") {
-                warnings.push(format!(
-                    "{} host {}: TLS mode {} needs certificates, which are not served yet; host left out",
-                    listener.name,
-                    host.hostname,
-                    host.tls_mode.as_deref().unwrap_or("NONE")
-                ));
-                continue;
-            }
+        for host in listener.hosts.iter().filter(|h| h.left_out.is_none()) {
             let mut filters = Vec::new();
             if !host.splits.is_empty() {
                 let name = tcp_proxy_config_name(&listener.name, Some(&host.hostname));
@@ -255,7 +243,7 @@ pub fn gateway(listener: &GatewayListenerPlan, warnings: &mut Vec<String>) -> (L
         // Kuma puts the TLS inspector on every gateway listener. On a TCP listener it only makes Envoy
         // wait for the client's first bytes, which stalls server-first protocols (MySQL, SMTP, ...);
         // meshroute adds it where SNI matching needs it: TLS listeners.
-        listener_filters: if listener.protocol == "TLS" {
+        listener_filters: if listener.protocol == ListenerProtocol::Tls {
             vec![ListenerFilter {
                 name: TLS_INSPECTOR.into(),
                 config_type: Some(listener_filter::ConfigType::TypedConfig(any(&TlsInspector::default()))),

@@ -52,8 +52,6 @@ pub struct ResourceSet {
     pub clusters: Vec<Resource>,
     pub endpoints: Vec<Resource>,
     pub extension_configs: Vec<Resource>,
-    /// What was left out and why (on top of the plan's own warnings).
-    pub warnings: Vec<String>,
 }
 
 impl ResourceSet {

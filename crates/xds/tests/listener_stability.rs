@@ -2,7 +2,7 @@
 //! the same across weight changes, a redirect, a backend dropped and the policy deleted.
 
 use policy::{MeshSnapshot, PlanOptions, plan_proxy};
-use xds::{GenerateOptions, ResourceSet, generate};
+use xds::{ResourceSet, generate};
 
 const MESH: &str = "type: Dataplane\nmesh: default\nname: client\nnetworking:\n  address: 127.0.0.1\n  inbound: [{port: 8080, tags: {kuma.io/service: client}}]\n  outbound: [{port: 10001, tags: {kuma.io/service: blue}}]\n---\ntype: Dataplane\nmesh: default\nname: servers\nnetworking:\n  address: 127.0.0.2\n  inbound:\n  - {port: 7001, tags: {kuma.io/service: blue, kuma.io/protocol: tcp}}\n  - {port: 7002, tags: {kuma.io/service: green, kuma.io/protocol: tcp}}\n";
 
@@ -14,8 +14,7 @@ fn generate_with(route: Option<&str>) -> ResourceSet {
     let resources: Vec<model::Resource> =
         model::parse_resources(&text).expect("yaml").into_iter().map(|d| d.expect("valid").resource).collect();
     let snap = MeshSnapshot::build("default", resources);
-    generate(&plan_proxy(&snap, "client", PlanOptions::default()).expect("plan"), GenerateOptions::default())
-        .expect("generate")
+    generate(&plan_proxy(&snap, "client", PlanOptions::default()).expect("plan")).expect("generate")
 }
 
 fn split(blue: u32, green: u32) -> String {

@@ -82,6 +82,16 @@ pub enum TlsMode {
     Passthrough,
 }
 
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Terminate => "TERMINATE",
+            Self::Passthrough => "PASSTHROUGH",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListenerTls {
