@@ -140,7 +140,7 @@ fn bench_mesh() {
     let snap = MeshSnapshot::build("default", resources);
     let built = started.elapsed();
     println!("  parse {} resources: {}; snapshot: {}", DATAPLANES + ROUTES, ms(parsed), ms(built));
-    let names: Vec<String> = snap.dataplanes.keys().cloned().collect();
+    let names: Vec<String> = snap.index.dataplanes().map(|d| d.meta.name.clone()).collect();
     let mut times = Vec::with_capacity(names.len());
     let mut matched = 0usize;
     let all = Instant::now();

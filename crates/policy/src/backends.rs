@@ -10,10 +10,11 @@ use model::kri::Kri;
 use model::resource::Resource;
 use model::{BackendRef, Tags, TargetRefKind};
 
+use crate::compiled::{kri_for_name, resource_kind};
+use crate::index::{Endpoint, RealPort, find_port};
 use crate::names::{real_destination_name, subset_cluster_name};
 use crate::plan::{ClusterKind, ClusterPlan, Resolution, Split};
-use crate::rules::{kri_for_name, resource_kind};
-use crate::snapshot::{Endpoint, MeshSnapshot, RealPort, find_port};
+use crate::snapshot::{BackendKey, ClusterOutcome, MeshSnapshot};
 
 /// A backendRef after name resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub fn resolve_backend(snap: &MeshSnapshot, policy: Option<&Resource>, b: &Backe
     let mut kri =
         policy.map(|p| kri_for_name(p, kind, b.name.as_deref().unwrap_or(""), b.namespace.as_deref().unwrap_or("")));
     if let Some(labels) = b.labels.as_ref().filter(|l| !l.is_empty()) {
-        kri = snap.real_resources_by_labels(kind, labels).next().and_then(|r| r.kri("").parse().ok());
+        kri = snap.index.real_resources_by_labels(kind, labels).next().map(|r| r.kri_id());
     }
     let mut kri = kri.filter(|k| !k.name.is_empty())?;
     kri.section = match (&b.section_name, b.port) {
@@ -74,10 +75,6 @@ impl ClusterRegistry {
     }
 }
 
-/// The cluster a backend becomes, or why it is left out of splits. It depends only on the snapshot and
-/// the backend, so the snapshot computes it once and every proxy shares it.
-pub type ClusterOutcome = Result<Arc<ClusterPlan>, String>;
-
 /// What splitting a backend list produced: the splits and why any backend was left out.
 pub struct Splits {
     pub splits: Vec<Split>,
@@ -96,14 +93,14 @@ pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut Clu
                 if *weight == 0 {
                     continue;
                 }
-                (*weight, snap.cluster(&format!("real|{kri}"), || real_cluster(snap, kri)))
+                (*weight, snap.cluster(BackendKey::Real(kri.clone()), || real_cluster(snap, kri)))
             }
             Backend::Legacy { name, tags, weight } => {
                 if *weight == Some(0) {
                     continue;
                 }
-                let key = format!("legacy|{name}|{tags:?}");
-                (weight.unwrap_or(1), snap.cluster(&key, || legacy_cluster(snap, name, tags)))
+                let key = BackendKey::Legacy { service: name.clone(), tags: tags.clone() };
+                (weight.unwrap_or(1), snap.cluster(key, || legacy_cluster(snap, name, tags)))
             }
         };
         match outcome {
@@ -141,7 +138,8 @@ fn clamp_weight(weight: i64, what: &str, out: &mut Splits) -> u32 {
 /// The real resource and port a KRI (with section) names.
 pub fn lookup_real<'a>(snap: &'a MeshSnapshot, kri: &Kri) -> Result<(&'a Arc<Resource>, RealPort), String> {
     let resource = snap
-        .real_resource(&kri.without_section().to_string())
+        .index
+        .real_resource(kri)
         .ok_or_else(|| format!("backend {kri}: no such {}", short_kind(&kri.short_name)))?;
     let port = find_port(resource, &kri.section).ok_or_else(|| format!("backend {kri}: no port {:?}", kri.section))?;
     Ok((resource, port))
@@ -160,7 +158,7 @@ fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
             port.protocol.as_str()
         ));
     }
-    let endpoints = snap.real_endpoints(resource, &port);
+    let endpoints = snap.index.real_endpoints(resource, &port);
     if endpoints.is_empty() {
         return Err(format!("backend {kri}: no ready endpoints; left out of the split"));
     }
@@ -183,7 +181,7 @@ fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
 
 /// A legacy backend's cluster: the service, or a subset of it named with the tag hash.
 fn legacy_cluster(snap: &MeshSnapshot, name: &str, ref_tags: &Tags) -> ClusterOutcome {
-    let protocol = snap.service_protocol(name);
+    let protocol = snap.index.service_protocol(name);
     if !protocol.accepted_in_tcp_split() {
         return Err(format!(
             "backend {name}: protocol {} cannot be split by MeshTCPRoute; left out",
@@ -215,7 +213,7 @@ fn legacy_cluster(snap: &MeshSnapshot, name: &str, ref_tags: &Tags) -> ClusterOu
 
 /// Where a legacy service's endpoints come from: an ExternalService's address, or the mesh's Dataplanes.
 pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) -> (ClusterKind, Arc<Vec<Endpoint>>) {
-    if let Some(es) = snap.external_service(service)
+    if let Some(es) = snap.index.external_service(service)
         && let model::Spec::ExternalService(spec) = &es.spec
         && let Some((host, port)) = spec.networking.address.rsplit_once(':')
         && let Ok(port) = port.parse::<u32>()
@@ -225,7 +223,7 @@ pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) ->
         let endpoint = Endpoint { address: host.to_owned(), port, weight: 1, tags: spec.tags.clone() };
         return (ClusterKind::ExternalService { resolution }, Arc::new(vec![endpoint]));
     }
-    (ClusterKind::Eds, snap.legacy_endpoints(service, tags))
+    (ClusterKind::Eds, snap.index.legacy_endpoints(service, tags))
 }
 
 /// `name` or `name{k=v,…}` for messages.

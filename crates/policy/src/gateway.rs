@@ -113,10 +113,10 @@ fn plan_host(
             continue;
         }
         taken.push(rule.impactful.policy);
-        let mut names: Vec<&str> = rule.origins.iter().map(|o| snap.tcp_routes[*o].display_name()).collect();
+        let mut names: Vec<&str> = rule.origins.iter().map(|o| snap.tcp_routes()[*o].display_name()).collect();
         names.sort_unstable();
         routes.push(names.join("_"));
-        let policy = &snap.tcp_routes[rule.impactful.policy].resource;
+        let policy = &snap.tcp_routes()[rule.impactful.policy].resource;
         for b in rule.backend_refs.iter() {
             let Some(backend) = resolve_backend(snap, Some(policy), b) else {
                 warnings.push(format!("{where_}: backendRef {} names no resource; dropped", b.kind));
@@ -134,12 +134,14 @@ fn plan_host(
             let name = subset_cluster_name(&service, &tags, &listener.merged_tags);
             let (kind, endpoints, protocol) = match &backend {
                 crate::backends::Backend::Real { kri, .. } => match lookup_real(snap, kri) {
-                    Ok((resource, port)) => (ClusterKind::Eds, snap.real_endpoints(resource, &port), port.protocol),
+                    Ok((resource, port)) => {
+                        (ClusterKind::Eds, snap.index.real_endpoints(resource, &port), port.protocol)
+                    }
                     Err(_) => continue,
                 },
                 crate::backends::Backend::Legacy { .. } => {
                     let (kind, endpoints) = legacy_cluster_source(snap, &service, &tags);
-                    (kind, endpoints, snap.service_protocol(&service))
+                    (kind, endpoints, snap.index.service_protocol(&service))
                 }
             };
             if endpoints.is_empty() {

@@ -19,8 +19,9 @@ use model::kind::{Kind, Spec};
 use model::resource::Resource;
 use model::{BackendRef, Tags};
 
+use crate::compiled::RoutePolicy;
 use crate::selection::{Proxy, applies_to};
-use crate::snapshot::{MeshSnapshot, RoutePolicy};
+use crate::snapshot::MeshSnapshot;
 
 /// The proxies a set of changed resources can affect.
 pub struct Impact<'s> {
@@ -54,7 +55,7 @@ impl<'s> Impact<'s> {
                 Kind::Dataplane => {
                     impact.dataplanes.insert(name.clone());
                     for snap in [old, new] {
-                        if let Some(dp) = snap.dataplanes.get(name) {
+                        if let Some(dp) = snap.index.dataplane(name) {
                             impact.services.extend(served_services(dp));
                         }
                     }
@@ -62,7 +63,7 @@ impl<'s> Impact<'s> {
                 Kind::MeshTcpRoute | Kind::MeshHttpRoute => {
                     changed_policies.insert((*kind, name.as_str()));
                     for snap in [old, new] {
-                        let list = if *kind == Kind::MeshTcpRoute { &snap.tcp_routes } else { &snap.http_routes };
+                        let list = if *kind == Kind::MeshTcpRoute { snap.tcp_routes() } else { snap.http_routes() };
                         impact
                             .policies
                             .extend(list.iter().filter(|p| p.resource.meta.name == *name).map(|p| (snap, p)));
@@ -72,12 +73,12 @@ impl<'s> Impact<'s> {
             }
         }
         // Endpoints of real services are chosen by selectors; a changed Dataplane may enter or leave any.
-        if !impact.dataplanes.is_empty() && (old.has_real_services() || new.has_real_services()) {
+        if !impact.dataplanes.is_empty() && (old.index.has_real_services() || new.index.has_real_services()) {
             impact.whole_mesh = true;
         }
         if !impact.services.is_empty() {
             impact.referencing = new
-                .tcp_routes
+                .tcp_routes()
                 .iter()
                 .filter(|p| !changed_policies.contains(&(Kind::MeshTcpRoute, p.resource.meta.name.as_str())))
                 .filter(|p| p.to.iter().flat_map(|t| t.backend_refs.iter()).any(|b| names_any(b, &impact.services)))
@@ -95,7 +96,7 @@ impl<'s> Impact<'s> {
         let (in_old, in_new) = (OnceCell::new(), OnceCell::new());
         let applies = |snap: &'s MeshSnapshot, policy: &RoutePolicy| {
             let cell = if std::ptr::eq(snap, self.new) { &in_new } else { &in_old };
-            cell.get_or_init(|| snap.dataplanes.get(name).and_then(|dp| Proxy::new(snap, dp)))
+            cell.get_or_init(|| snap.index.dataplane(name).and_then(|dp| Proxy::new(snap, dp)))
                 .as_ref()
                 .is_some_and(|proxy| applies_to(snap, policy, proxy))
         };
@@ -107,8 +108,8 @@ impl<'s> Impact<'s> {
         }
         let reaches = self
             .new
-            .dataplanes
-            .get(name)
+            .index
+            .dataplane(name)
             .is_some_and(|dp| outbound_services(dp).any(|n| self.services.iter().any(|s| may_name(&n, s))));
         reaches || self.referencing.iter().any(|policy| applies(self.new, policy))
     }

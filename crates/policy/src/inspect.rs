@@ -28,8 +28,8 @@ fn conf(backend_refs: &[model::BackendRef]) -> Value {
 /// Unlike Kuma 2.13, the MeshTCPRoute entry is shown even when it has only resource rules, so a route
 /// that targets only MeshExternalServices or MeshMultiZoneServices is visible too.
 pub fn rules_view(snap: &MeshSnapshot, planned: &Planned<'_>) -> Value {
-    let dataplane = snap.dataplanes.get(&planned.plan.dataplane);
-    let exclusive = snap.mesh_spec.mesh_services_mode() == model::kinds::mesh::MeshServicesMode::Exclusive;
+    let dataplane = snap.index.dataplane(&planned.plan.dataplane);
+    let exclusive = snap.index.mesh_spec().mesh_services_mode() == model::kinds::mesh::MeshServicesMode::Exclusive;
     let to_rules: Vec<Value> = if exclusive {
         Vec::new()
     } else {
@@ -41,7 +41,7 @@ pub fn rules_view(snap: &MeshSnapshot, planned: &Planned<'_>) -> Value {
                 json!({
                     "conf": conf(&r.backend_refs),
                     "matchers": r.subset.iter().map(|(k, v)| json!({"key": k, "not": false, "value": v})).collect::<Vec<_>>(),
-                    "origin": r.origins.iter().map(|o| resource_meta(&snap.tcp_routes[*o].resource)).collect::<Vec<_>>(),
+                    "origin": r.origins.iter().map(|o| resource_meta(&snap.tcp_routes()[*o].resource)).collect::<Vec<_>>(),
                 })
             })
             .collect()
@@ -54,7 +54,7 @@ pub fn rules_view(snap: &MeshSnapshot, planned: &Planned<'_>) -> Value {
             json!({
                 "conf": [conf(&r.backend_refs)],
                 "origin": r.origins.iter().map(|o| json!({
-                    "resourceMeta": resource_meta(&snap.tcp_routes[o.policy].resource),
+                    "resourceMeta": resource_meta(&snap.tcp_routes()[o.policy].resource),
                     "ruleIndex": o.to_index,
                 })).collect::<Vec<_>>(),
                 "resourceMeta": resource_meta(&r.resource),
@@ -108,11 +108,11 @@ pub fn routes_view(snap: &MeshSnapshot, planned: &Planned<'_>, outbound_kri: &st
     };
     let routes: Vec<Value> = planned
         .tcp_rules
-        .resource_for(&kri, &snap.mesh)
+        .resource_for(&kri)
         .map(|rule| {
-            let mut origins: Vec<&str> = Vec::new();
+            let mut origins: Vec<String> = Vec::new();
             for o in &rule.origins {
-                let k = snap.tcp_routes[o.policy].kri.as_str();
+                let k = snap.tcp_routes()[o.policy].kri.to_string();
                 if !origins.contains(&k) {
                     origins.push(k);
                 }

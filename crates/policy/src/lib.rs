@@ -3,23 +3,30 @@
 //! input gives the same plan.
 //!
 //! ```text
-//!  resources ─► MeshSnapshot (indexes, endpoints, protocols; shared by every proxy)
+//!  resources ─► MeshSnapshot::build: validate once (invalid ones left out, with a warning)
 //!                    │
+//!                    ├─► MeshIndex          lookups only: resources by typed key (Kri, name), endpoints,
+//!                    │                      protocols, ports (memoised per snapshot)
+//!                    └─► CompiledPolicies   PolicyId, typed target and selector, rank, resolved to-items
+//!                                           (shared by every proxy)
 //!  Dataplane ─► selection (pre-filters, top-level targetRef, priority order)
 //!                    │
-//!                    ├─► rules: legacy (kuma.io/service) + resource (KRI) ToRules, merged
-//!                    ├─► outbounds: per destination, MeshTCPRoute vs MeshHTTPRoute, backendRefs
-//!                    ├─► gateway: TCP/TLS listeners per (address, port, hostname)
-//!                    └─► backends: splits, one cluster per distinct backend, endpoints
+//!                    ├─► rules: legacy (kuma.io/service) + resource (RuleKey) ToRules, merged
+//!                    ├─► outbounds: per destination, MeshTCPRoute vs MeshHTTPRoute, backendRefs, listener
+//!                    ├─► gateway: TCP/TLS listeners per (address, port, hostname), hosts left out
+//!                    └─► backends: splits, one cluster per distinct backend (memoised by BackendKey)
 //!                                       │
 //!                                       ▼
-//!                                   ProxyPlan (+ origins, warnings) ─► xds
+//!                 ProxyPlan: every decision (listeners, what is left out and why) + warnings ─► xds
 //! ```
 
 pub mod backends;
+pub mod compiled;
 pub mod gateway;
 pub mod impact;
+pub mod index;
 pub mod inspect;
+mod memo;
 pub mod names;
 pub mod outbounds;
 pub mod plan;
@@ -82,10 +89,10 @@ pub fn plan_proxy_detailed<'s>(
     name: &str,
     options: PlanOptions,
 ) -> Result<Planned<'s>, PlanError> {
-    let dataplane = snap.dataplanes.get(name).ok_or_else(|| PlanError::NoSuchDataplane(name.to_owned()))?;
+    let dataplane = snap.index.dataplane(name).ok_or_else(|| PlanError::NoSuchDataplane(name.to_owned()))?;
     let proxy = Proxy::new(snap, dataplane).ok_or_else(|| PlanError::NoNetworking(name.to_owned()))?;
-    let tcp_matched = match_policies(snap, &snap.tcp_routes, &proxy, options.include_shadow);
-    let http_matched = match_policies(snap, &snap.http_routes, &proxy, options.include_shadow);
+    let tcp_matched = match_policies(snap, snap.tcp_routes(), &proxy, options.include_shadow);
+    let http_matched = match_policies(snap, snap.http_routes(), &proxy, options.include_shadow);
     let tcp_rules = build_to_rules(snap, &tcp_matched.iter().collect::<Vec<_>>());
     let http_rules = build_to_rules(snap, &http_matched.iter().collect::<Vec<_>>());
 
@@ -94,7 +101,7 @@ pub fn plan_proxy_detailed<'s>(
     let gateway_selected = tcp_matched.iter().any(|m| !m.selection.listeners.is_empty());
     // Spec §5.2: with TrafficRoutes in the mesh, MeshTCPRoute acts only when it has a legacy rule or a
     // gateway rule for this proxy; otherwise the legacy generator keeps the outbounds.
-    let traffic_route_owns = snap.has_traffic_routes && tcp_rules.legacy.is_empty() && !gateway_selected;
+    let traffic_route_owns = snap.index.has_traffic_routes() && tcp_rules.legacy.is_empty() && !gateway_selected;
     if traffic_route_owns && !proxy.networking.outbound.is_empty() {
         warnings.push(
             "the mesh has TrafficRoutes and no MeshTCPRoute legacy rule applies to this proxy: its outbounds follow TrafficRoute".to_owned(),
@@ -114,15 +121,16 @@ pub fn plan_proxy_detailed<'s>(
         warnings.push("no MeshGateway selects this builtin gateway".to_owned());
     }
 
-    let mtls = snap.mesh_spec.mtls_enabled();
+    let mtls = snap.index.mesh_spec().mtls_enabled();
     if mtls {
         warnings.push(format!(
             "mesh {} has mTLS enabled, which meshroute does not implement yet: no configuration is sent to {}",
-            snap.mesh, dataplane.meta.name
+            snap.mesh(),
+            dataplane.meta.name
         ));
     }
     let plan = ProxyPlan {
-        mesh: snap.mesh.clone(),
+        mesh: snap.mesh().to_owned(),
         dataplane: dataplane.meta.name.clone(),
         mtls,
         // Fail closed: plaintext config in an mTLS mesh would quietly drop the mesh's security.

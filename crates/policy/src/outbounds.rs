@@ -9,12 +9,15 @@ use model::resource::Resource;
 use model::{BackendRef, Tags, TargetRefKind};
 
 use crate::backends::{Backend, ClusterRegistry, make_splits, resolve_backend};
+use crate::compiled::{PolicyId, RoutePolicy, kri_for_name, resource_kind};
+use crate::index::real_ports;
 use crate::names::{outbound_listener_name, real_destination_name, sanitize_stat_prefix};
+use crate::plan::BackendRefs;
 use crate::plan::{AppliedRoute, LeftOut, OutboundListener, OutboundPlan, Owner, Unsupported};
 use crate::protocol::Protocol;
-use crate::rules::{Origin, ToRules, kri_for_name, resource_kind};
+use crate::rules::{Origin, ToRules};
 use crate::selection::Proxy;
-use crate::snapshot::{MeshSnapshot, RoutePolicy, real_ports};
+use crate::snapshot::MeshSnapshot;
 
 /// An outbound's destination.
 enum Destination {
@@ -104,11 +107,11 @@ impl OutboundPlanner<'_> {
             return plan;
         }
         let kri = destination.kri();
-        let tcp = conf_for(self.snap, self.rules.tcp, &plan.service, kri);
+        let tcp = conf_for(self.rules.tcp, &plan.service, kri);
         if plan.protocol.is_http_family() {
-            if let Some(http) = conf_for(self.snap, self.rules.http, &plan.service, kri) {
+            if let Some(http) = conf_for(self.rules.http, &plan.service, kri) {
                 plan.http_routes =
-                    http.origins.iter().map(|o| self.snap.http_routes[*o].display_name().to_owned()).collect();
+                    http.origins.iter().map(|o| self.snap.http_routes()[*o].display_name().to_owned()).collect();
             }
             if tcp.is_none() || !plan.http_routes.is_empty() {
                 plan.owner = Owner::MeshHttpRoute;
@@ -129,7 +132,8 @@ impl OutboundPlanner<'_> {
         };
         if backends.is_empty() {
             plan.owner = Owner::Nobody;
-            let by = tcp.as_ref().map(|c| self.snap.tcp_routes[c.impactful.policy].display_name()).unwrap_or_default();
+            let by =
+                tcp.as_ref().map(|c| self.snap.tcp_routes()[c.impactful.policy].display_name()).unwrap_or_default();
             self.warnings.push(format!("{}: no backendRef of MeshTCPRoute {by} resolves; no listener", plan.name));
             return plan;
         }
@@ -144,9 +148,9 @@ impl OutboundPlanner<'_> {
 
     /// Records the applied rule and resolves its backendRefs relative to the policy that won.
     fn resolve_route(&mut self, plan: &mut OutboundPlan, conf: &DestinationConf) -> Vec<Backend> {
-        let policy: &RoutePolicy = &self.snap.tcp_routes[conf.impactful.policy];
+        let policy: &RoutePolicy = &self.snap.tcp_routes()[conf.impactful.policy];
         plan.route = Some(AppliedRoute {
-            origins: conf.origins.iter().map(|o| self.snap.tcp_routes[*o].kri.clone()).collect(),
+            origins: conf.origins.iter().map(|o| self.snap.tcp_routes()[*o].kri.to_string()).collect(),
             backend_refs: conf.backend_refs.clone(),
         });
         conf.backend_refs
@@ -198,8 +202,8 @@ fn destination(snap: &MeshSnapshot, dp: &Resource, outbound: &Outbound) -> Optio
 fn real_destination(snap: &MeshSnapshot, dp: &Resource, backend: &OutboundBackendRef) -> Option<Destination> {
     let kind = resource_kind(&TargetRefKind::parse(&backend.kind))?;
     let resource = match backend.labels.as_ref().filter(|l| !l.is_empty()) {
-        Some(labels) => snap.real_resources_by_labels(kind, labels).next()?,
-        None => snap.real_resource(&kri_for_name(dp, kind, &backend.name, "").to_string())?,
+        Some(labels) => snap.index.real_resources_by_labels(kind, labels).next()?,
+        None => snap.index.real_resource(&kri_for_name(dp, kind, &backend.name, ""))?,
     };
     let ports = real_ports(resource);
     let port = if kind == Kind::MeshExternalService {
@@ -207,7 +211,7 @@ fn real_destination(snap: &MeshSnapshot, dp: &Resource, backend: &OutboundBacken
     } else {
         ports.into_iter().find(|p| p.number == backend.port)?
     };
-    let mut kri: Kri = resource.kri("").parse().ok()?;
+    let mut kri = resource.kri_id();
     kri.section.clone_from(&port.section);
     let service = real_destination_name(resource, port.number);
     Some(Destination::Real { kri, service, protocol: port.protocol })
@@ -216,7 +220,7 @@ fn real_destination(snap: &MeshSnapshot, dp: &Resource, backend: &OutboundBacken
 /// The listener identity of a destination, before any routing decision (spec §4.6).
 fn outbound_shell(snap: &MeshSnapshot, address: String, port: u32, destination: &Destination) -> OutboundPlan {
     let (service, tags, protocol) = match destination {
-        Destination::Legacy { service, tags } => (service.clone(), tags.clone(), snap.service_protocol(service)),
+        Destination::Legacy { service, tags } => (service.clone(), tags.clone(), snap.index.service_protocol(service)),
         Destination::Real { kri, service, protocol } => {
             let mut tags = Tags::new();
             tags.insert("kuma.io/unified-name".to_owned(), kri.to_string());
@@ -263,14 +267,14 @@ fn resolve_or_warn(
 /// The merged conf of one policy type for a destination (spec §4.3): a resource rule for a real
 /// destination overrides the legacy rule.
 pub struct DestinationConf {
-    pub backend_refs: crate::snapshot::BackendRefs,
+    pub backend_refs: BackendRefs,
     /// Policy indexes in merge order.
-    pub origins: Vec<usize>,
+    pub origins: Vec<PolicyId>,
     pub impactful: Origin,
 }
 
-fn conf_for(snap: &MeshSnapshot, rules: &ToRules, service: &str, kri: Option<&Kri>) -> Option<DestinationConf> {
-    if let Some(rule) = kri.and_then(|k| rules.resource_for(k, &snap.mesh)) {
+fn conf_for(rules: &ToRules, service: &str, kri: Option<&Kri>) -> Option<DestinationConf> {
+    if let Some(rule) = kri.and_then(|k| rules.resource_for(k)) {
         let mut origins = Vec::new();
         for o in &rule.origins {
             if !origins.contains(&o.policy) {

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use model::Tags;
 use model::kinds::gateway::{ListenerProtocol, TlsMode};
 
+use crate::index::Endpoint;
 use crate::protocol::Protocol;
-use crate::snapshot::Endpoint;
+
+/// A backendRef list shared between the compiled policies, rules and plans without copying.
+pub type BackendRefs = Arc<[model::BackendRef]>;
 
 /// The routing plan of one proxy.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -159,7 +162,7 @@ pub struct AppliedRoute {
     /// The contributing policy KRIs in merge order; the last one's backendRefs won.
     pub origins: Vec<String>,
     /// The merged conf, as written (after schema defaulting).
-    pub backend_refs: crate::snapshot::BackendRefs,
+    pub backend_refs: BackendRefs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -12,16 +12,18 @@ use std::sync::Arc;
 use model::common::SERVICE_TAG;
 use model::kind::Kind;
 use model::kri::Kri;
-use model::resource::{Resource, labels};
+use model::resource::Resource;
 use model::{Tags, TargetRef, TargetRefKind};
 
-use crate::selection::{Matched, compare_dataplane_refs};
-use crate::snapshot::{BackendRefs, MeshSnapshot, RoutePolicy, SubsetId, real_ports};
+use crate::compiled::{PolicyId, Resolved, RoutePolicy, SubsetId, compare_dataplane_refs};
+use crate::plan::BackendRefs;
+use crate::selection::Matched;
+use crate::snapshot::MeshSnapshot;
 
-/// One contribution: a policy (index in the snapshot's list) and its to-item.
+/// One contribution: a policy and its to-item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
-    pub policy: usize,
+    pub policy: PolicyId,
     pub to_index: usize,
 }
 
@@ -30,7 +32,7 @@ pub struct Origin {
 pub struct LegacyRule {
     pub subset: Arc<Tags>,
     pub backend_refs: BackendRefs,
-    pub origins: Vec<usize>,
+    pub origins: Vec<PolicyId>,
     /// The contribution whose conf won (its policy resolves the backendRef names).
     pub impactful: Origin,
 }
@@ -49,10 +51,31 @@ pub struct ResourceRule {
 #[derive(Clone, Debug, Default)]
 pub struct ToRules {
     pub legacy: Vec<LegacyRule>,
-    /// Index into `legacy` of the rule each service finds; the empty subset under [`ANY_SERVICE`].
+    /// Index into `legacy` of the rule each service finds by name.
     legacy_by_service: HashMap<String, usize>,
-    /// Keyed by `resource KRI without section` + `|` + section; the Mesh as `mesh:<name>|`.
-    pub resource: BTreeMap<String, ResourceRule>,
+    /// Index into `legacy` of the empty-subset rule, which every service finds.
+    legacy_any_service: Option<usize>,
+    pub resource: BTreeMap<RuleKey, ResourceRule>,
+}
+
+/// What a resource rule is for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleKey {
+    /// The whole mesh (a `Mesh` to-item).
+    Mesh,
+    /// A real resource (its KRI without section) and a section, empty for the whole resource.
+    Resource { kri: Kri, section: String },
+}
+
+impl RuleKey {
+    fn of(resolved: &Resolved) -> Self {
+        match resolved {
+            Resolved::Mesh => Self::Mesh,
+            Resolved::Resource { resource, section } => {
+                Self::Resource { kri: resource.kri_id(), section: section.clone() }
+            }
+        }
+    }
 }
 
 impl ToRules {
@@ -60,62 +83,40 @@ impl ToRules {
     /// Rules are sorted by subset size, so that is the `{kuma.io/service: <service>}` rule, else the
     /// empty-subset rule.
     pub fn legacy_for(&self, service: &str) -> Option<&LegacyRule> {
-        let index = self.legacy_by_service.get(service).or(self.legacy_by_service.get(ANY_SERVICE))?;
-        self.legacy.get(*index)
+        let index = self.legacy_by_service.get(service).copied().or(self.legacy_any_service)?;
+        self.legacy.get(index)
     }
 
     /// `Compute(outboundKRI)` (spec §3.6 item 6): exact, then without section, then the Mesh.
-    pub fn resource_for(&self, kri: &Kri, mesh: &str) -> Option<&ResourceRule> {
-        let without = kri.without_section().to_string();
+    pub fn resource_for(&self, kri: &Kri) -> Option<&ResourceRule> {
+        let without = kri.without_section();
         self.resource
-            .get(&format!("{without}|{}", kri.section))
-            .or_else(|| self.resource.get(&format!("{without}|")))
-            .or_else(|| self.resource.get(&mesh_key(mesh)))
+            .get(&RuleKey::Resource { kri: without.clone(), section: kri.section.clone() })
+            .or_else(|| self.resource.get(&RuleKey::Resource { kri: without, section: String::new() }))
+            .or_else(|| self.resource.get(&RuleKey::Mesh))
     }
-}
-
-fn mesh_key(mesh: &str) -> String {
-    format!("mesh:{mesh}|")
 }
 
 /// Builds legacy and resource rules from matched policies in priority order.
 pub fn build_to_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> ToRules {
     let legacy = build_legacy_rules(snap, matched);
     let mut legacy_by_service = HashMap::new();
+    let mut legacy_any_service = None;
     for (i, rule) in legacy.iter().enumerate() {
-        let key = match rule.subset.len() {
-            0 => ANY_SERVICE,
-            1 => match rule.subset.get(SERVICE_TAG) {
-                Some(service) => service.as_str(),
-                None => continue,
-            },
+        match rule.subset.len() {
+            0 => {
+                legacy_any_service.get_or_insert(i);
+            }
+            1 => {
+                if let Some(service) = rule.subset.get(SERVICE_TAG) {
+                    legacy_by_service.entry(service.clone()).or_insert(i);
+                }
+            }
             // More tags than kuma.io/service never match a lone service element.
-            _ => continue,
-        };
-        legacy_by_service.entry(key.to_owned()).or_insert(i);
-    }
-    ToRules { legacy, legacy_by_service, resource: build_resource_rules(snap, matched) }
-}
-
-/// The key of the empty-subset legacy rule (a character no service name has).
-const ANY_SERVICE: &str = "\u{0}";
-
-/// The tag subset of a legacy to-item (spec §3.5 item 3), or None for kinds that give no legacy rule.
-pub(crate) fn legacy_subset(target: &TargetRef) -> Option<Tags> {
-    let mut subset = Tags::new();
-    match target.kind {
-        TargetRefKind::Mesh => {}
-        TargetRefKind::MeshService | TargetRefKind::MeshHttpRoute => {
-            subset.insert(SERVICE_TAG.to_owned(), target.name_str().to_owned());
+            _ => {}
         }
-        TargetRefKind::MeshServiceSubset => {
-            subset.insert(SERVICE_TAG.to_owned(), target.name_str().to_owned());
-            subset.extend(target.tags_or_empty().clone());
-        }
-        TargetRefKind::MeshSubset => subset.extend(target.tags_or_empty().clone()),
-        _ => return None,
     }
-    Some(subset)
+    ToRules { legacy, legacy_by_service, legacy_any_service, resource: build_resource_rules(matched) }
 }
 
 /// The distinct values of `items` in first-seen order.
@@ -156,7 +157,11 @@ fn build_legacy_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> Vec<Lega
             if group.is_empty() {
                 subsets.push(subset);
             }
-            group.push(Item { order, origin: Origin { policy: m.index, to_index }, backend_refs: &to.backend_refs });
+            group.push(Item {
+                order,
+                origin: Origin { policy: m.policy.id, to_index },
+                backend_refs: &to.backend_refs,
+            });
             order += 1;
         }
     }
@@ -165,11 +170,11 @@ fn build_legacy_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> Vec<Lega
         .filter_map(|ss| {
             // The relevant items are those whose subset, as a selector, matches `ss`.
             let mut relevant: Vec<&Item<'_>> =
-                snap.sub_selectors[*ss].iter().flat_map(|t| groups.get(t).into_iter().flatten()).collect();
+                snap.policies.sub_selectors(*ss).iter().flat_map(|t| groups.get(t).into_iter().flatten()).collect();
             relevant.sort_by_key(|i| i.order);
             let last = relevant.last()?;
             Some(LegacyRule {
-                subset: snap.subsets[*ss].clone(),
+                subset: snap.policies.subset(*ss).clone(),
                 backend_refs: last.backend_refs.clone(),
                 origins: distinct_in_order(relevant.iter().map(|i| i.origin.policy)),
                 impactful: Origin { policy: last.origin.policy, to_index: 0 },
@@ -180,38 +185,7 @@ fn build_legacy_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> Vec<Lega
     rules
 }
 
-/// The interned subsets that `ss` contains (as selectors they match it): all 2^n sub-maps for a small
-/// `ss`, otherwise a scan of the interned ones.
-pub(crate) fn contained_subsets(ss: &Tags, interned: &HashMap<Tags, SubsetId>) -> Vec<SubsetId> {
-    if ss.len() > 8 {
-        return interned
-            .iter()
-            .filter(|(t, _)| t.iter().all(|(k, v)| ss.get(k) == Some(v)))
-            .map(|(_, id)| *id)
-            .collect();
-    }
-    let pairs: Vec<(&String, &String)> = ss.iter().collect();
-    (0..1u32 << pairs.len())
-        .filter_map(|mask| {
-            let sub: Tags = pairs
-                .iter()
-                .enumerate()
-                .filter(|(bit, _)| mask & (1 << bit) != 0)
-                .map(|(_, (k, v))| ((*k).clone(), (*v).clone()))
-                .collect();
-            interned.get(&sub).copied()
-        })
-        .collect()
-}
-
-/// What a to-item resolved to: a real resource and section, or the whole Mesh.
-#[derive(Clone, Debug)]
-pub(crate) enum Resolved {
-    Mesh,
-    Resource { resource: Arc<Resource>, section: String },
-}
-
-fn build_resource_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> BTreeMap<String, ResourceRule> {
+fn build_resource_rules(matched: &[&Matched<'_>]) -> BTreeMap<RuleKey, ResourceRule> {
     struct Entry<'a> {
         origin: Origin,
         policy: &'a RoutePolicy,
@@ -227,7 +201,7 @@ fn build_resource_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> BTreeM
                 continue;
             }
             entries.push(Entry {
-                origin: Origin { policy: m.index, to_index },
+                origin: Origin { policy: m.policy.id, to_index },
                 policy: m.policy,
                 target: &to.target,
                 backend_refs: &to.backend_refs,
@@ -238,15 +212,15 @@ fn build_resource_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> BTreeM
     entries.sort_by(|a, b| compare_entries(a.policy, a.target, b.policy, b.target));
 
     // Entries by the resource they resolved to (Mesh entries apart: they are relevant to everything).
-    let mut identifiers: BTreeMap<String, Resolved> = BTreeMap::new();
-    let mut by_resource: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut identifiers: BTreeMap<RuleKey, Resolved> = BTreeMap::new();
+    let mut by_resource: HashMap<Kri, Vec<usize>> = HashMap::new();
     let mut mesh_entries: Vec<usize> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         for r in e.resolved {
-            identifiers.entry(resolved_key(snap, r)).or_insert_with(|| r.clone());
+            identifiers.entry(RuleKey::of(r)).or_insert_with(|| r.clone());
             match r {
                 Resolved::Mesh => mesh_entries.push(i),
-                Resolved::Resource { resource, .. } => by_resource.entry(resource.kri("")).or_default().push(i),
+                Resolved::Resource { resource, .. } => by_resource.entry(resource.kri_id()).or_default().push(i),
             }
         }
     }
@@ -254,7 +228,7 @@ fn build_resource_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> BTreeM
     for (key, u) in identifiers {
         let mut candidates: Vec<usize> = mesh_entries.clone();
         if let Resolved::Resource { resource, .. } = &u {
-            candidates.extend(by_resource.get(&resource.kri("")).into_iter().flatten());
+            candidates.extend(by_resource.get(&resource.kri_id()).into_iter().flatten());
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -275,13 +249,6 @@ fn build_resource_rules(snap: &MeshSnapshot, matched: &[&Matched<'_>]) -> BTreeM
         rules.insert(key, ResourceRule { resource, section, backend_refs: last.backend_refs.clone(), origins });
     }
     rules
-}
-
-fn resolved_key(snap: &MeshSnapshot, r: &Resolved) -> String {
-    match r {
-        Resolved::Mesh => mesh_key(&snap.mesh),
-        Resolved::Resource { resource, section } => format!("{}|{section}", resource.kri("")),
-    }
 }
 
 /// Spec §3.6 item 4: whether an entry's resolution `r` is relevant to identifier `u`.
@@ -314,81 +281,4 @@ fn compare_entries(pa: &RoutePolicy, ta: &TargetRef, pb: &RoutePolicy, tb: &Targ
         .then(ta.kind.specificity().cmp(&tb.kind.specificity()))
         .then(has_section(ta).cmp(&has_section(tb)))
         .then_with(|| pb.display_name().cmp(pa.display_name()))
-}
-
-/// The real resource kind a targetRef kind names.
-pub fn resource_kind(kind: &TargetRefKind) -> Option<Kind> {
-    match kind {
-        TargetRefKind::MeshService => Some(Kind::MeshService),
-        TargetRefKind::MeshExternalService => Some(Kind::MeshExternalService),
-        TargetRefKind::MeshMultiZoneService => Some(Kind::MeshMultiZoneService),
-        _ => None,
-    }
-}
-
-/// The KRI a name reference means: relative to the policy's mesh, zone and namespace (spec §3.6).
-pub fn kri_for_name(policy: &Resource, kind: Kind, name: &str, namespace: &str) -> Kri {
-    Kri {
-        short_name: kind.descriptor().short_name.to_owned(),
-        mesh: policy.meta.mesh.clone(),
-        zone: policy.zone().to_owned(),
-        namespace: if namespace.is_empty() { policy.namespace().to_owned() } else { namespace.to_owned() },
-        name: name.to_owned(),
-        section: String::new(),
-    }
-}
-
-/// `<name>_<namespace>_svc[_<port>]`: a Kubernetes service name of the legacy form.
-fn parse_backward_compatible(name: &str) -> Option<(String, String, u32)> {
-    let parts: Vec<&str> = name.split('_').collect();
-    match parts.as_slice() {
-        [n, ns, "svc"] => Some(((*n).to_owned(), (*ns).to_owned(), 0)),
-        [n, ns, "svc", port] => port.parse().ok().map(|p| ((*n).to_owned(), (*ns).to_owned(), p)),
-        _ => None,
-    }
-}
-
-/// Spec §3.6 item 3: the resources (and sections) a to-item's targetRef names.
-pub(crate) fn resolve_target(snap: &MeshSnapshot, policy: &Resource, target: &TargetRef) -> Vec<Resolved> {
-    if target.kind == TargetRefKind::Mesh {
-        return vec![Resolved::Mesh];
-    }
-    let Some(kind) = resource_kind(&target.kind) else {
-        return Vec::new();
-    };
-    let mut port = None;
-    let section = target.section_name_str();
-    let candidates: Vec<Arc<Resource>> = if !target.labels_or_empty().is_empty() {
-        snap.real_resources_by_labels(kind, target.labels_or_empty()).cloned().collect()
-    } else if let Some((name, namespace, p)) = (kind == Kind::MeshService && section.is_empty())
-        .then(|| parse_backward_compatible(target.name_str()))
-        .flatten()
-    {
-        let mut wanted = Tags::new();
-        wanted.insert(labels::K8S_NAMESPACE.to_owned(), namespace);
-        wanted.insert(labels::DISPLAY_NAME.to_owned(), name);
-        port = (p > 0).then_some(p);
-        snap.real_resources_by_labels(kind, &wanted).cloned().collect()
-    } else {
-        let kri = kri_for_name(policy, kind, target.name_str(), target.namespace_str());
-        snap.real_resource(&kri.to_string()).cloned().into_iter().collect()
-    };
-    candidates
-        .into_iter()
-        .filter_map(|resource| {
-            if port.is_none() && section.is_empty() {
-                return Some(Resolved::Resource { resource, section: String::new() });
-            }
-            let ports = real_ports(&resource);
-            if ports.is_empty() || kind == Kind::MeshExternalService {
-                return Some(Resolved::Resource { resource, section: String::new() });
-            }
-            let found = match port {
-                Some(p) => ports.iter().find(|x| x.number == p),
-                None => ports.iter().find(|x| x.section == section),
-            }?;
-            let section = found.section.clone();
-            Some(Resolved::Resource { resource, section })
-        })
-        .collect()
 }

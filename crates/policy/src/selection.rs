@@ -2,7 +2,6 @@
 //! zone, namespace), the top-level targetRef selection over inbounds, gateway listeners and the
 //! delegated-gateway flag, and the priority order.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use model::kind::Spec;
@@ -10,9 +9,10 @@ use model::kinds::dataplane::{DataplaneSpec, Networking, ProxyRole};
 use model::kinds::gateway::{ListenerProtocol, TlsMode};
 use model::resource::{Resource, labels};
 use model::validate::PolicyRole;
-use model::{Tags, TargetRef, TargetRefKind};
+use model::{Tags, TargetRefKind};
 
-use crate::snapshot::{MeshSnapshot, RoutePolicy};
+use crate::compiled::{RoutePolicies, RoutePolicy, names_dataplane};
+use crate::snapshot::MeshSnapshot;
 
 /// A gateway listener and hostname a policy can select: (Dataplane address, port, hostname or `*`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,7 +78,7 @@ fn select_gateway(
 ) -> Option<(Arc<Resource>, Vec<GatewayListener>)> {
     let dp_tags = &net.gateway.as_ref()?.tags;
     let mut best: Option<(usize, &Arc<Resource>)> = None;
-    for gw in &snap.gateways {
+    for gw in snap.index.gateways() {
         let Spec::MeshGateway(spec) = &gw.spec else {
             continue;
         };
@@ -137,10 +137,9 @@ impl Selection {
     }
 }
 
-/// A policy matched to the proxy: its index in the snapshot's list and what it selected.
+/// A policy matched to the proxy and what it selected.
 #[derive(Clone, Debug)]
 pub struct Matched<'s> {
-    pub index: usize,
     pub policy: &'s RoutePolicy,
     pub selection: Selection,
 }
@@ -148,18 +147,17 @@ pub struct Matched<'s> {
 /// The policies of `policies` that apply to the proxy, in priority order (the last wins).
 pub fn match_policies<'s>(
     snap: &'s MeshSnapshot,
-    policies: &'s [RoutePolicy],
+    policies: &'s RoutePolicies,
     proxy: &Proxy<'_>,
     include_shadow: bool,
 ) -> Vec<Matched<'s>> {
     let mut matched: Vec<Matched<'s>> = policies
         .iter()
-        .enumerate()
-        .filter(|(_, p)| include_shadow || !p.shadow)
-        .filter(|(_, p)| passes_zone_filter(p, proxy) && passes_namespace_filter(p, proxy))
-        .filter_map(|(index, policy)| {
+        .filter(|p| include_shadow || !p.shadow)
+        .filter(|p| passes_zone_filter(p, proxy) && passes_namespace_filter(p, proxy))
+        .filter_map(|policy| {
             let selection = select(snap, policy, proxy);
-            selection.applies().then_some(Matched { index, policy, selection })
+            selection.applies().then_some(Matched { policy, selection })
         })
         .collect();
     matched.sort_by_key(|m| m.policy.rank);
@@ -212,7 +210,7 @@ fn select(snap: &MeshSnapshot, p: &RoutePolicy, proxy: &Proxy<'_>) -> Selection 
         }
         TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset => select_by_tags(&p.selector, proxy),
         TargetRefKind::MeshGateway => match &proxy.gateway {
-            Some((gw, _)) if gw.meta.mesh == snap.mesh && gw.display_name() == top.name_str() => {
+            Some((gw, _)) if gw.meta.mesh == snap.mesh() && gw.display_name() == top.name_str() => {
                 let mut s = select_by_tags(&p.selector, proxy);
                 s.inbounds = 0;
                 s.delegated = false;
@@ -220,7 +218,7 @@ fn select(snap: &MeshSnapshot, p: &RoutePolicy, proxy: &Proxy<'_>) -> Selection 
             }
             _ => Selection::default(),
         },
-        TargetRefKind::Dataplane => select_dataplane(p, top, proxy),
+        TargetRefKind::Dataplane => select_dataplane(p, proxy),
         TargetRefKind::MeshExternalService
         | TargetRefKind::MeshMultiZoneService
         | TargetRefKind::MeshHttpRoute
@@ -244,27 +242,11 @@ fn select_by_tags(selector: &Tags, proxy: &Proxy<'_>) -> Selection {
     Selection { inbounds, listeners, delegated }
 }
 
-fn select_dataplane(p: &RoutePolicy, top: &TargetRef, proxy: &Proxy<'_>) -> Selection {
+fn select_dataplane(p: &RoutePolicy, proxy: &Proxy<'_>) -> Selection {
     if proxy.gateway.is_some() {
         return Selection::default();
     }
-    let dp = proxy.dataplane;
-    let matches = if top.name_str().is_empty() && top.namespace_str().is_empty() && top.labels_or_empty().is_empty() {
-        true
-    } else if !top.name_str().is_empty() {
-        let namespace = if top.namespace_str().is_empty() { p.resource.namespace() } else { top.namespace_str() };
-        let wanted = model::kri::Kri {
-            short_name: "dp".into(),
-            mesh: p.resource.meta.mesh.clone(),
-            zone: p.resource.zone().to_owned(),
-            namespace: namespace.to_owned(),
-            name: top.name_str().to_owned(),
-            section: String::new(),
-        };
-        dp.kri("") == wanted.to_string()
-    } else {
-        crate::snapshot::has_labels(dp, top.labels_or_empty())
-    };
+    let matches = names_dataplane(p, proxy.dataplane);
     if !matches {
         return Selection::default();
     }
@@ -273,35 +255,4 @@ fn select_dataplane(p: &RoutePolicy, top: &TargetRef, proxy: &Proxy<'_>) -> Sele
         listeners: Vec::new(),
         delegated: proxy.role == ProxyRole::DelegatedGateway,
     }
-}
-
-/// Spec §3.4: ascending priority; the last policy wins.
-pub fn compare_policies(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
-    a.top
-        .kind
-        .specificity()
-        .cmp(&b.top.kind.specificity())
-        .then_with(|| compare_dataplane_refs(a, b))
-        .then(a.origin_rank.cmp(&b.origin_rank))
-        .then_with(|| {
-            if a.top.kind == TargetRefKind::MeshGateway && b.top.kind == TargetRefKind::MeshGateway {
-                a.top.tags_or_empty().len().cmp(&b.top.tags_or_empty().len())
-            } else {
-                Ordering::Equal
-            }
-        })
-        .then(a.role.cmp(&b.role))
-        .then_with(|| b.display_name().cmp(a.display_name()))
-        // Kuma stops at the display name; the full name keeps equal display names in a fixed order.
-        .then_with(|| b.resource.meta.name.cmp(&a.resource.meta.name))
-}
-
-/// Between two `Dataplane` refs: by name beats by labels, with sectionName beats without.
-pub fn compare_dataplane_refs(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
-    if a.top.kind != TargetRefKind::Dataplane || b.top.kind != TargetRefKind::Dataplane {
-        return Ordering::Equal;
-    }
-    a.dataplane_by_name()
-        .cmp(&b.dataplane_by_name())
-        .then((!a.top.section_name_str().is_empty()).cmp(&!b.top.section_name_str().is_empty()))
 }

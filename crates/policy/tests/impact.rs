@@ -37,8 +37,8 @@ fn check(case: &str, mesh: &str, before: &[Resource], after: &[Resource], change
     let new = MeshSnapshot::build(mesh, after.iter().cloned());
     let impact = Impact::new(&old, &new, &[(changed.kind(), changed.meta.name.clone())]);
     let mut affected = 0;
-    for name in new.dataplanes.keys() {
-        let was = old.dataplanes.contains_key(name).then(|| plan_proxy(&old, name, PlanOptions::default()));
+    for name in new.index.dataplanes().map(|d| &d.meta.name) {
+        let was = old.index.dataplane(name).is_some().then(|| plan_proxy(&old, name, PlanOptions::default()));
         let is = plan_proxy(&new, name, PlanOptions::default());
         if impact.affects(name) {
             affected += 1;
@@ -52,7 +52,7 @@ fn check(case: &str, mesh: &str, before: &[Resource], after: &[Resource], change
             );
         }
     }
-    (affected, new.dataplanes.len())
+    (affected, new.index.dataplanes().count())
 }
 
 #[test]

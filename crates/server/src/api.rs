@@ -432,7 +432,7 @@ async fn delete_in_mesh(
 /// `_rules`, `_config` (the Envoy resources sent) and `_xds` (the proxy's xDS status).
 async fn inspect_dataplane(State(api): State<Api>, Path((mesh, name, view)): Path<(String, String, String)>) -> Reply {
     let snapshot = api.control.snapshot(&mesh).ok_or_else(|| ApiError::not_found("Failed to retrieve Mesh"))?;
-    if !snapshot.dataplanes.contains_key(&name) {
+    if snapshot.index.dataplane(&name).is_none() {
         return Err(ApiError::not_found("Could not retrieve Dataplane"));
     }
     match view.as_str() {
@@ -481,16 +481,16 @@ async fn affected_dataplanes(
         return Err(ApiError::not_found("Could not find the resource type"));
     }
     let snapshot = api.control.snapshot(&mesh).ok_or_else(|| ApiError::not_found("Failed to retrieve Mesh"))?;
-    let policies = if kind == Kind::MeshTcpRoute { &snapshot.tcp_routes } else { &snapshot.http_routes };
-    let Some(index) = policies.iter().position(|p| p.resource.meta.name == name) else {
+    let policies = if kind == Kind::MeshTcpRoute { snapshot.tcp_routes() } else { snapshot.http_routes() };
+    let Some(id) = policies.iter().find(|p| p.resource.meta.name == name).map(|p| p.id) else {
         return Err(ApiError::not_found("Could not retrieve a resource"));
     };
     let mut items = Vec::new();
-    for (dp_name, dp) in &snapshot.dataplanes {
+    for dp in snapshot.index.dataplanes() {
         let Some(proxy) = policy::selection::Proxy::new(&snapshot, dp) else { continue };
         let matched = policy::selection::match_policies(&snapshot, policies, &proxy, false);
-        if matched.iter().any(|m| m.index == index) {
-            items.push(json!({"type": "Dataplane", "mesh": mesh, "name": dp_name, "labels": dp.meta.labels}));
+        if matched.iter().any(|m| m.policy.id == id) {
+            items.push(json!({"type": "Dataplane", "mesh": mesh, "name": dp.meta.name, "labels": dp.meta.labels}));
         }
     }
     ok(StatusCode::OK, json!({ "total": items.len(), "items": items }))

@@ -9,9 +9,9 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 };
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::{HttpProtocolOptions, http_protocol_options};
 use envoy_types::pb::google::protobuf::UInt32Value;
+use policy::index::Endpoint;
 use policy::plan::{ClusterPlan, InboundPlan, Resolution};
 use policy::protocol::Protocol;
-use policy::snapshot::Endpoint;
 
 use crate::listeners::inbound_cluster_name;
 use crate::messages::{any, metadata, seconds, socket_address};
