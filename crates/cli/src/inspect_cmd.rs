@@ -65,7 +65,7 @@ pub fn load_snapshot(paths: &[String], dataplane: &str) -> Result<(policy::MeshS
     })?;
     let snapshot = policy::MeshSnapshot::build(&mesh, resources);
     for warning in &snapshot.warnings {
-        eprintln!("meshroute: warning: {warning}");
+        eprintln!("meshroute: warning[{}]: {warning}", warning.code.as_str());
     }
     Ok((snapshot, name))
 }

@@ -26,7 +26,7 @@ pub fn run(paths: &[String], dataplane: &str, format: OutputFormat, envoy_contri
         }
     };
     for warning in &plan.warnings {
-        eprintln!("meshroute: warning: {warning}");
+        eprintln!("meshroute: warning[{}]: {warning}", warning.code.as_str());
     }
     match set.to_json() {
         Ok(json) => {

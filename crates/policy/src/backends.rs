@@ -14,7 +14,9 @@ use crate::compiled::{kri_for_name, resource_kind};
 use crate::index::{Endpoint, RealPort, find_port};
 use crate::names::{real_destination_name, subset_cluster_name};
 use crate::plan::{ClusterKind, ClusterPlan, Resolution, Split};
+use crate::protocol::Protocol;
 use crate::snapshot::{BackendKey, ClusterOutcome, MeshSnapshot};
+use crate::warning::{Warning, WarningCode};
 
 /// A backendRef after name resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +80,7 @@ impl ClusterRegistry {
 /// What splitting a backend list produced: the splits and why any backend was left out.
 pub struct Splits {
     pub splits: Vec<Split>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// How many backends were left out because their cluster needs what is not supported yet.
     pub unsupported: usize,
 }
@@ -105,11 +107,15 @@ pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut Clu
         };
         match outcome {
             Ok(cluster) if let Some(why) = unsupported_cluster(&cluster) => {
-                out.warnings.push(format!("cluster {}: {why}, which is not supported yet; left out", cluster.name));
+                out.warnings.push(Warning::new(
+                    WarningCode::UnsupportedBackend,
+                    &cluster.name,
+                    format!("cluster {}: {why}, which is not supported yet; left out", cluster.name),
+                ));
                 out.unsupported += 1;
             }
             Ok(cluster) => {
-                let weight = clamp_weight(weight, &cluster.name, &mut out);
+                let weight = clamp_weight(weight, &cluster.name, &mut out.warnings);
                 out.splits.push(Split { cluster: registry.add(cluster), weight });
             }
             Err(why) => out.warnings.push(why),
@@ -128,20 +134,28 @@ fn unsupported_cluster(cluster: &ClusterPlan) -> Option<String> {
     }
 }
 
-fn clamp_weight(weight: i64, what: &str, out: &mut Splits) -> u32 {
+/// A backendRef weight as a split takes it; one above what Envoy takes is used as the maximum, with a
+/// warning. (Validation has made it at least 0.)
+pub(crate) fn clamp_weight(weight: i64, what: &str, warnings: &mut Vec<Warning>) -> u32 {
     u32::try_from(weight).unwrap_or_else(|_| {
-        out.warnings.push(format!("backend {what}: weight {weight} is above {}, used {}", u32::MAX, u32::MAX));
+        warnings.push(Warning::new(
+            WarningCode::WeightClamped,
+            what,
+            format!("backend {what}: weight {weight} is above {}, used {}", u32::MAX, u32::MAX),
+        ));
         u32::MAX
     })
 }
 
 /// The real resource and port a KRI (with section) names.
-pub fn lookup_real<'a>(snap: &'a MeshSnapshot, kri: &Kri) -> Result<(&'a Arc<Resource>, RealPort), String> {
+pub fn lookup_real<'a>(snap: &'a MeshSnapshot, kri: &Kri) -> Result<(&'a Arc<Resource>, RealPort), Warning> {
+    let unknown = |message: String| Warning::new(WarningCode::UnknownBackend, kri.to_string(), message);
     let resource = snap
         .index
         .real_resource(kri)
-        .ok_or_else(|| format!("backend {kri}: no such {}", short_kind(&kri.short_name)))?;
-    let port = find_port(resource, &kri.section).ok_or_else(|| format!("backend {kri}: no port {:?}", kri.section))?;
+        .ok_or_else(|| unknown(format!("backend {kri}: no such {}", short_kind(&kri.short_name))))?;
+    let port = find_port(resource, &kri.section)
+        .ok_or_else(|| unknown(format!("backend {kri}: no port {:?}", kri.section)))?;
     Ok((resource, port))
 }
 
@@ -151,16 +165,14 @@ fn short_kind(short: &str) -> &'static str {
 
 /// A real-resource backend's cluster, named after the port's legacy destination name.
 fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
-    let (resource, port) = lookup_real(snap, kri).map_err(|why| format!("{why}; left out of the split"))?;
+    let (resource, port) = lookup_real(snap, kri)
+        .map_err(|w| Warning { message: format!("{}; left out of the split", w.message), ..w })?;
     if !port.protocol.accepted_in_tcp_split() {
-        return Err(format!(
-            "backend {kri}: protocol {} cannot be split by MeshTCPRoute; left out",
-            port.protocol.as_str()
-        ));
+        return Err(not_splittable(&kri.to_string(), port.protocol));
     }
     let endpoints = snap.index.real_endpoints(resource, &port);
     if endpoints.is_empty() {
-        return Err(format!("backend {kri}: no ready endpoints; left out of the split"));
+        return Err(no_ready_endpoints(&kri.to_string()));
     }
     let service = real_destination_name(resource, port.number);
     let mut tags = Tags::new();
@@ -183,17 +195,14 @@ fn real_cluster(snap: &MeshSnapshot, kri: &Kri) -> ClusterOutcome {
 fn legacy_cluster(snap: &MeshSnapshot, name: &str, ref_tags: &Tags) -> ClusterOutcome {
     let protocol = snap.index.service_protocol(name);
     if !protocol.accepted_in_tcp_split() {
-        return Err(format!(
-            "backend {name}: protocol {} cannot be split by MeshTCPRoute; left out",
-            protocol.as_str()
-        ));
+        return Err(not_splittable(name, protocol));
     }
     let mut tags = ref_tags.clone();
     tags.insert(SERVICE_TAG.to_owned(), name.to_owned());
     let cross_mesh = tags.remove(model::resource::labels::MESH);
     let (kind, endpoints) = legacy_cluster_source(snap, name, &tags);
     if endpoints.is_empty() && cross_mesh.is_none() {
-        return Err(format!("backend {}: no ready endpoints; left out of the split", describe(name, &tags)));
+        return Err(no_ready_endpoints(&describe(name, &tags)));
     }
     let mut cluster_name = subset_cluster_name(name, &tags, &Tags::new());
     if let Some(mesh) = &cross_mesh {
@@ -224,6 +233,22 @@ pub fn legacy_cluster_source(snap: &MeshSnapshot, service: &str, tags: &Tags) ->
         return (ClusterKind::ExternalService { resolution }, Arc::new(vec![endpoint]));
     }
     (ClusterKind::Eds, snap.index.legacy_endpoints(service, tags))
+}
+
+fn not_splittable(backend: &str, protocol: Protocol) -> Warning {
+    Warning::new(
+        WarningCode::ProtocolNotSplittable,
+        backend,
+        format!("backend {backend}: protocol {} cannot be split by MeshTCPRoute; left out", protocol.as_str()),
+    )
+}
+
+pub(crate) fn no_ready_endpoints(backend: &str) -> Warning {
+    Warning::new(
+        WarningCode::NoReadyEndpoints,
+        backend,
+        format!("backend {backend}: no ready endpoints; left out of the split"),
+    )
 }
 
 /// `name` or `name{k=v,…}` for messages.

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use model::common::SERVICE_TAG;
 use model::kinds::gateway::{ListenerProtocol, TlsMode};
 
-use crate::backends::{ClusterRegistry, gateway_destination_tags, legacy_cluster_source, lookup_real, resolve_backend};
+use crate::backends::{
+    ClusterRegistry, clamp_weight, gateway_destination_tags, legacy_cluster_source, lookup_real, no_ready_endpoints,
+    resolve_backend,
+};
 use crate::names::{gateway_listener_name, sanitize_stat_prefix, subset_cluster_name};
 use crate::plan::{
     ClusterKind, ClusterPlan, GatewayHostPlan, GatewayListenerPlan, GatewayPlan, LeftOut, Split, Unsupported,
@@ -18,6 +21,7 @@ use crate::protocol::Protocol;
 use crate::rules::build_to_rules;
 use crate::selection::{GatewayListener, Matched, Proxy};
 use crate::snapshot::MeshSnapshot;
+use crate::warning::{Warning, WarningCode};
 
 /// Plans the gateway's TCP/TLS listeners, or None when no MeshTCPRoute selects any of them.
 pub fn plan_gateway(
@@ -25,7 +29,7 @@ pub fn plan_gateway(
     proxy: &Proxy<'_>,
     matched: &[Matched<'_>],
     registry: &mut ClusterRegistry,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<GatewayPlan> {
     let (gateway, listeners) = proxy.gateway.as_ref()?;
     let selects_any = matched.iter().any(|m| !m.selection.listeners.is_empty());
@@ -51,10 +55,14 @@ pub fn plan_gateway(
                 continue;
             }
             if protocol == ListenerProtocol::Tls && listener.tls_mode != Some(TlsMode::Passthrough) {
-                warnings.push(format!(
-                    "{name} host {}: TLS mode {} needs certificates, which are not served yet; host left out",
-                    listener.key.hostname,
-                    listener.tls_mode.unwrap_or_default().as_str()
+                warnings.push(Warning::new(
+                    WarningCode::TlsTerminationNotImplemented,
+                    &name,
+                    format!(
+                        "{name} host {}: TLS mode {} needs certificates, which are not served yet; host left out",
+                        listener.key.hostname,
+                        listener.tls_mode.unwrap_or_default().as_str()
+                    ),
                 ));
                 hosts.push(GatewayHostPlan {
                     hostname: listener.key.hostname.clone(),
@@ -71,10 +79,18 @@ pub fn plan_gateway(
         let left_out = if protocol != ListenerProtocol::Tls {
             None
         } else if hosts.is_empty() {
-            warnings.push(format!("{name}: no MeshTCPRoute routes any of its hosts; listener left out"));
+            warnings.push(Warning::new(
+                WarningCode::GatewayListenerLeftOut,
+                &name,
+                format!("{name}: no MeshTCPRoute routes any of its hosts; listener left out"),
+            ));
             Some(LeftOut::NoRoute)
         } else if hosts.iter().all(|h| h.left_out.is_some()) {
-            warnings.push(format!("{name}: no TLS host can be served; listener left out"));
+            warnings.push(Warning::new(
+                WarningCode::GatewayListenerLeftOut,
+                &name,
+                format!("{name}: no TLS host can be served; listener left out"),
+            ));
             Some(LeftOut::Unsupported(Unsupported::TlsTermination))
         } else {
             None
@@ -97,7 +113,7 @@ fn plan_host(
     listener: &GatewayListener,
     matched: &[&Matched<'_>],
     registry: &mut ClusterRegistry,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> GatewayHostPlan {
     let rules = build_to_rules(snap, matched);
     let mut routes = Vec::new();
@@ -119,14 +135,22 @@ fn plan_host(
         let policy = &snap.tcp_routes()[rule.impactful.policy].resource;
         for b in rule.backend_refs.iter() {
             let Some(backend) = resolve_backend(snap, Some(policy), b) else {
-                warnings.push(format!("{where_}: backendRef {} names no resource; dropped", b.kind));
+                warnings.push(Warning::new(
+                    WarningCode::UnresolvedBackendRef,
+                    &where_,
+                    format!("{where_}: backendRef {} names no resource; dropped", b.kind),
+                ));
                 continue;
             };
             let Some(tags) = gateway_destination_tags(snap, &backend, b) else {
-                warnings.push(format!(
-                    "{where_}: backendRef {} {} does not exist; dropped",
-                    b.kind,
-                    b.name.as_deref().unwrap_or("")
+                warnings.push(Warning::new(
+                    WarningCode::UnknownBackend,
+                    &where_,
+                    format!(
+                        "{where_}: backendRef {} {} does not exist; dropped",
+                        b.kind,
+                        b.name.as_deref().unwrap_or("")
+                    ),
                 ));
                 continue;
             };
@@ -145,7 +169,7 @@ fn plan_host(
                 }
             };
             if endpoints.is_empty() {
-                warnings.push(format!("{where_}: backend {name}: no ready endpoints; left out of the split"));
+                warnings.push(no_ready_endpoints(&name).within(&where_));
                 continue;
             }
             let cluster = registry.add(std::sync::Arc::new(ClusterPlan {
@@ -158,7 +182,7 @@ fn plan_host(
                 gateway: true,
                 endpoints,
             }));
-            let weight = u32::try_from(b.effective_weight()).unwrap_or(u32::MAX);
+            let weight = clamp_weight(b.effective_weight(), &cluster, warnings);
             if weight > 0 {
                 splits.push(Split { cluster, weight });
             }

@@ -34,6 +34,7 @@ pub mod protocol;
 pub mod rules;
 pub mod selection;
 pub mod snapshot;
+pub mod warning;
 
 use model::kinds::dataplane::ProxyRole;
 
@@ -42,6 +43,7 @@ use crate::plan::{InboundPlan, ProxyKind, ProxyPlan};
 use crate::protocol::Protocol;
 use crate::rules::build_to_rules;
 use crate::selection::{Matched, Proxy, match_policies};
+use crate::warning::{Warning, WarningCode};
 
 pub use snapshot::MeshSnapshot;
 
@@ -97,15 +99,18 @@ pub fn plan_proxy_detailed<'s>(
     let http_rules = build_to_rules(snap, &http_matched.iter().collect::<Vec<_>>());
 
     let mut warnings = Vec::new();
+    let proxy_about = format!("Dataplane/{}", dataplane.meta.name);
     let mut registry = ClusterRegistry::default();
     let gateway_selected = tcp_matched.iter().any(|m| !m.selection.listeners.is_empty());
     // Spec §5.2: with TrafficRoutes in the mesh, MeshTCPRoute acts only when it has a legacy rule or a
     // gateway rule for this proxy; otherwise the legacy generator keeps the outbounds.
     let traffic_route_owns = snap.index.has_traffic_routes() && tcp_rules.legacy.is_empty() && !gateway_selected;
     if traffic_route_owns && !proxy.networking.outbound.is_empty() {
-        warnings.push(
-            "the mesh has TrafficRoutes and no MeshTCPRoute legacy rule applies to this proxy: its outbounds follow TrafficRoute".to_owned(),
-        );
+        warnings.push(Warning::new(
+            WarningCode::TrafficRouteOwns,
+            &proxy_about,
+            "the mesh has TrafficRoutes and no MeshTCPRoute legacy rule applies to this proxy: its outbounds follow TrafficRoute",
+        ));
     }
     let outbounds = outbounds::OutboundPlanner {
         snap,
@@ -118,15 +123,23 @@ pub fn plan_proxy_detailed<'s>(
     .plan_all(&proxy);
     let gateway = gateway::plan_gateway(snap, &proxy, &tcp_matched, &mut registry, &mut warnings);
     if proxy.role == ProxyRole::BuiltinGateway && proxy.gateway.is_none() {
-        warnings.push("no MeshGateway selects this builtin gateway".to_owned());
+        warnings.push(Warning::new(
+            WarningCode::NoMeshGateway,
+            &proxy_about,
+            "no MeshGateway selects this builtin gateway",
+        ));
     }
 
     let mtls = snap.index.mesh_spec().mtls_enabled();
     if mtls {
-        warnings.push(format!(
-            "mesh {} has mTLS enabled, which meshroute does not implement yet: no configuration is sent to {}",
-            snap.mesh(),
-            dataplane.meta.name
+        warnings.push(Warning::new(
+            WarningCode::MtlsNotImplemented,
+            format!("Mesh/{}", snap.mesh()),
+            format!(
+                "mesh {} has mTLS enabled, which meshroute does not implement yet: no configuration is sent to {}",
+                snap.mesh(),
+                dataplane.meta.name
+            ),
         ));
     }
     let plan = ProxyPlan {

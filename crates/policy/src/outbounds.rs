@@ -18,6 +18,7 @@ use crate::protocol::Protocol;
 use crate::rules::{Origin, ToRules};
 use crate::selection::Proxy;
 use crate::snapshot::MeshSnapshot;
+use crate::warning::{Warning, WarningCode};
 
 /// An outbound's destination.
 enum Destination {
@@ -40,7 +41,7 @@ pub struct OutboundPlanner<'a> {
     /// The receiving Envoy has the kafka_broker filter (contrib builds).
     pub kafka_filter: bool,
     pub registry: &'a mut ClusterRegistry,
-    pub warnings: &'a mut Vec<String>,
+    pub warnings: &'a mut Vec<Warning>,
 }
 
 impl OutboundPlanner<'_> {
@@ -55,9 +56,10 @@ impl OutboundPlanner<'_> {
                     plan.listener = self.decide_listener(&plan);
                     plans.push(plan);
                 }
-                None => self.warnings.push(format!(
-                    "outbound[{i}] {address}:{}: its destination does not exist; no listener",
-                    outbound.port
+                None => self.warnings.push(Warning::new(
+                    WarningCode::MissingDestination,
+                    format!("outbound[{i}]"),
+                    format!("outbound[{i}] {address}:{}: its destination does not exist; no listener", outbound.port),
                 )),
             }
         }
@@ -78,9 +80,13 @@ impl OutboundPlanner<'_> {
             if self.kafka_filter {
                 return OutboundListener::Kafka;
             }
-            self.warnings.push(format!(
-                "{}: the kafka_broker filter is left out because this Envoy build has no contrib extensions; kafka traffic is proxied as plain TCP",
-                plan.name
+            self.warnings.push(Warning::new(
+                WarningCode::KafkaFilterUnavailable,
+                &plan.name,
+                format!(
+                    "{}: the kafka_broker filter is left out because this Envoy build has no contrib extensions; kafka traffic is proxied as plain TCP",
+                    plan.name
+                ),
             ));
         }
         OutboundListener::TcpProxy
@@ -90,10 +96,13 @@ impl OutboundPlanner<'_> {
     /// gets no listener.
     fn take_splits(&mut self, plan: &mut OutboundPlan, backends: &[Backend]) {
         let splits = make_splits(self.snap, backends, self.registry);
-        self.warnings.extend(splits.warnings.into_iter().map(|w| format!("{}: {w}", plan.name)));
+        self.warnings.extend(splits.warnings.into_iter().map(|w| w.within(&plan.name)));
         if splits.splits.is_empty() && splits.unsupported > 0 {
-            self.warnings
-                .push(format!("{}: every backend needs what is not supported yet; destination left out", plan.name));
+            self.warnings.push(Warning::new(
+                WarningCode::DestinationLeftOut,
+                &plan.name,
+                format!("{}: every backend needs what is not supported yet; destination left out", plan.name),
+            ));
             plan.listener = OutboundListener::LeftOut(LeftOut::Unsupported(Unsupported::EveryBackend));
         }
         plan.splits = splits.splits;
@@ -116,10 +125,14 @@ impl OutboundPlanner<'_> {
             if tcp.is_none() || !plan.http_routes.is_empty() {
                 plan.owner = Owner::MeshHttpRoute;
                 if !plan.http_routes.is_empty() {
-                    self.warnings.push(format!(
-                        "{}: MeshHTTPRoute {} targets this destination; MeshHTTPRoute routing is not implemented yet, so it routes to itself",
-                        plan.name,
-                        plan.http_routes.join(", ")
+                    self.warnings.push(Warning::new(
+                        WarningCode::HttpRoutingNotImplemented,
+                        &plan.name,
+                        format!(
+                            "{}: MeshHTTPRoute {} targets this destination; MeshHTTPRoute routing is not implemented yet, so it routes to itself",
+                            plan.name,
+                            plan.http_routes.join(", ")
+                        ),
                     ));
                 }
                 self.route_to_itself(&mut plan, destination);
@@ -134,7 +147,11 @@ impl OutboundPlanner<'_> {
             plan.owner = Owner::Nobody;
             let by =
                 tcp.as_ref().map(|c| self.snap.tcp_routes()[c.impactful.policy].display_name()).unwrap_or_default();
-            self.warnings.push(format!("{}: no backendRef of MeshTCPRoute {by} resolves; no listener", plan.name));
+            self.warnings.push(Warning::new(
+                WarningCode::NoBackendResolves,
+                &plan.name,
+                format!("{}: no backendRef of MeshTCPRoute {by} resolves; no listener", plan.name),
+            ));
             return plan;
         }
         self.take_splits(&mut plan, &backends);
@@ -249,7 +266,7 @@ fn resolve_or_warn(
     policy: &Resource,
     b: &BackendRef,
     listener: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<Backend> {
     let resolved = resolve_backend(snap, Some(policy), b);
     if resolved.is_none() {
@@ -259,7 +276,11 @@ fn resolve_or_warn(
             let labels = b.labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
             format!("with labels {}", labels.join(","))
         };
-        warnings.push(format!("{listener}: backendRef {} {what} names no resource; dropped", b.kind));
+        warnings.push(Warning::new(
+            WarningCode::UnresolvedBackendRef,
+            listener,
+            format!("{listener}: backendRef {} {what} names no resource; dropped", b.kind),
+        ));
     }
     resolved
 }

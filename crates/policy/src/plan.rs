@@ -9,6 +9,7 @@ use model::kinds::gateway::{ListenerProtocol, TlsMode};
 
 use crate::index::Endpoint;
 use crate::protocol::Protocol;
+use crate::warning::Warning;
 
 /// A backendRef list shared between the compiled policies, rules and plans without copying.
 pub type BackendRefs = Arc<[model::BackendRef]>;
@@ -35,7 +36,7 @@ pub struct ProxyPlan {
     /// Every cluster the plan sends to, once each, ordered by service then registration. Shared with the
     /// snapshot: a backend's cluster is the same for every proxy.
     pub clusters: Vec<Arc<ClusterPlan>>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

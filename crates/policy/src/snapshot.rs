@@ -13,6 +13,7 @@ use crate::compiled::{CompiledPolicies, RoutePolicies};
 use crate::index::MeshIndex;
 use crate::memo::Memo;
 use crate::plan::ClusterPlan;
+use crate::warning::{Warning, WarningCode};
 
 /// What a backend's cluster is memoised under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -25,7 +26,7 @@ pub enum BackendKey {
 
 /// The cluster a backend becomes, or why it is left out of splits. It depends only on the snapshot and
 /// the backend, so the snapshot computes it once and every proxy shares it.
-pub type ClusterOutcome = Result<Arc<ClusterPlan>, String>;
+pub type ClusterOutcome = Result<Arc<ClusterPlan>, Warning>;
 
 /// The snapshot of one mesh.
 #[derive(Debug)]
@@ -33,7 +34,7 @@ pub struct MeshSnapshot {
     pub index: MeshIndex,
     pub policies: CompiledPolicies,
     /// Resources left out because they are invalid, with why.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     clusters: Memo<BackendKey, ClusterOutcome>,
 }
 
@@ -52,11 +53,15 @@ impl MeshSnapshot {
             }
             let report = model::validate(&resource);
             if !report.is_valid() {
-                warnings.push(format!(
-                    "{} {}: left out, invalid: {}",
-                    resource.kind().wire_name(),
-                    resource.meta.name,
-                    report.errors
+                warnings.push(Warning::new(
+                    WarningCode::InvalidResource,
+                    format!("{}/{}", resource.kind().wire_name(), resource.meta.name),
+                    format!(
+                        "{} {}: left out, invalid: {}",
+                        resource.kind().wire_name(),
+                        resource.meta.name,
+                        report.errors
+                    ),
                 ));
                 continue;
             }

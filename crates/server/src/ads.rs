@@ -12,6 +12,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use envoy_types::pb::google::protobuf::value::Kind as ValueKind;
+use policy::warning::Warning;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -88,12 +89,12 @@ fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
 }
 
 /// The current resources of a peer; a problem is logged and gives None (never a partial set).
-fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<String>) -> Option<ResourceSet> {
+fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<Warning>) -> Option<ResourceSet> {
     match control.resources_for(&peer.mesh, &peer.name, peer.options) {
         Ok((set, warnings)) => {
             if warnings != *last_warnings {
                 for w in &warnings {
-                    tracing::warn!(proxy = %peer.id, "{w}");
+                    tracing::warn!(proxy = %peer.id, code = ?w.code, about = %w.about, "{w}");
                 }
                 *last_warnings = warnings;
             }

@@ -224,7 +224,7 @@ impl ControlPlane {
         mesh: &str,
         name: &str,
         options: PlanOptions,
-    ) -> Result<(ResourceSet, Vec<String>), String> {
+    ) -> Result<(ResourceSet, Vec<policy::warning::Warning>), String> {
         let (snapshot, shared) = self
             .state
             .read()

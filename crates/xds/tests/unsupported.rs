@@ -21,7 +21,8 @@ fn an_mtls_mesh_gets_no_plaintext_config() {
         "type: Mesh\nname: default\nmtls:\n  enabledBackend: ca-1\n  backends: [{{name: ca-1, type: builtin}}]\n---\n{CLIENT}"
     ));
     assert!(set.listeners.is_empty() && set.clusters.is_empty() && set.endpoints.is_empty());
-    assert!(plan.warnings[0].contains("mTLS enabled, which meshroute does not implement yet"), "{:?}", plan.warnings);
+    assert_eq!(plan.warnings[0].code, policy::warning::WarningCode::MtlsNotImplemented, "{:?}", plan.warnings);
+    assert!(plan.warnings[0].message.contains("mTLS enabled, which meshroute does not implement yet"));
 }
 
 #[test]
@@ -29,7 +30,8 @@ fn cross_mesh_backends_are_left_out_and_the_rest_keeps_working() {
     let (plan, set) = generate_for(&format!(
         "{CLIENT}---\ntype: MeshTCPRoute\nname: r\nmesh: default\nspec:\n  to:\n  - targetRef: {{kind: MeshService, name: backend}}\n    rules: [{{default: {{backendRefs: [{{kind: MeshServiceSubset, name: backend, tags: {{kuma.io/mesh: other}}, weight: 50}}, {{kind: MeshService, name: backend, weight: 50}}]}}}}]\n"
     ));
-    assert!(plan.warnings.iter().any(|w| w.contains("cross-mesh traffic")), "{:?}", plan.warnings);
+    let unsupported = plan.warnings.iter().find(|w| w.code == policy::warning::WarningCode::UnsupportedBackend);
+    assert!(unsupported.is_some_and(|w| w.message.contains("cross-mesh traffic")), "{:?}", plan.warnings);
     assert!(set.clusters.iter().all(|c| !c.name.ends_with("_other")));
     assert!(set.listeners.iter().any(|l| l.name == "outbound:127.0.0.1:10001"), "listener kept");
     let config =
