@@ -30,4 +30,4 @@ pub use format::{Format, ParseError, ParsedResource, parse_resources, to_format,
 pub use kind::{Kind, KindDescriptor, Spec};
 pub use path::{FieldPath, Violation, Violations};
 pub use resource::{Meta, Resource};
-pub use validate::{Report, validate};
+pub use validate::{Report, Valid, validate};

@@ -1,13 +1,13 @@
 //! The snapshot of one mesh: its index, its compiled policies and the memo of backend clusters, built
-//! once per change and shared by every proxy's plan. Resources are validated here once; invalid ones are
-//! left out with a warning, so one bad resource never takes the others down.
+//! once per change and shared by every proxy's plan. It is built from validated resources (`Valid`);
+//! invalid ones are left out with a warning, so one bad resource never takes the others down.
 
 use std::sync::Arc;
 
-use model::Tags;
 use model::kind::Kind;
 use model::kri::Kri;
 use model::resource::Resource;
+use model::{Report, Tags, Valid};
 
 use crate::compiled::{CompiledPolicies, RoutePolicies};
 use crate::index::MeshIndex;
@@ -39,34 +39,26 @@ pub struct MeshSnapshot {
 }
 
 impl MeshSnapshot {
-    /// Builds the snapshot of `mesh` from resources of any mesh.
+    /// Builds the snapshot of `mesh` from resources of any mesh, validating each one.
     pub fn build(mesh: &str, resources: impl IntoIterator<Item = Resource>) -> Self {
         let mut warnings = Vec::new();
-        let mut valid: Vec<Arc<Resource>> = Vec::new();
-        for resource in resources {
-            let in_mesh = match resource.kind() {
-                Kind::Mesh => resource.meta.name == mesh,
-                _ => resource.meta.mesh == mesh,
-            };
-            if !in_mesh {
-                continue;
+        let mut valid = Vec::new();
+        for resource in resources.into_iter().filter(|r| mesh_of(r) == mesh) {
+            let (kind, name) = (resource.kind(), resource.meta.name.clone());
+            match Valid::check(resource) {
+                Ok((resource, _)) => valid.push(resource),
+                Err(report) => warnings.push(invalid_resource(kind, &name, &report)),
             }
-            let report = model::validate(&resource);
-            if !report.is_valid() {
-                warnings.push(Warning::new(
-                    WarningCode::InvalidResource,
-                    format!("{}/{}", resource.kind().wire_name(), resource.meta.name),
-                    format!(
-                        "{} {}: left out, invalid: {}",
-                        resource.kind().wire_name(),
-                        resource.meta.name,
-                        report.errors
-                    ),
-                ));
-                continue;
-            }
-            valid.push(Arc::new(resource));
         }
+        Self::from_valid(mesh, valid, warnings)
+    }
+
+    /// Builds the snapshot of `mesh` from resources already validated (of any mesh), with the warnings
+    /// about the ones that were not.
+    pub fn from_valid(mesh: &str, resources: impl IntoIterator<Item = Valid>, warnings: Vec<Warning>) -> Self {
+        let valid: Vec<Arc<Resource>> =
+            resources.into_iter().filter(|r| mesh_of(r) == mesh).map(|r| r.shared().clone()).collect();
+
         let index = MeshIndex::build(mesh, &valid);
         let policies = CompiledPolicies::compile(&index, &valid);
         MeshSnapshot { index, policies, warnings, clusters: Memo::default() }
@@ -88,4 +80,18 @@ impl MeshSnapshot {
     pub fn cluster(&self, key: BackendKey, compute: impl FnOnce() -> ClusterOutcome) -> ClusterOutcome {
         self.clusters.get_or(key, compute)
     }
+}
+
+/// The mesh a resource belongs to: a Mesh is its own.
+pub fn mesh_of(resource: &Resource) -> &str {
+    if resource.kind() == Kind::Mesh { &resource.meta.name } else { &resource.meta.mesh }
+}
+
+/// The warning about a resource left out because it is invalid.
+pub fn invalid_resource(kind: Kind, name: &str, report: &Report) -> Warning {
+    Warning::new(
+        WarningCode::InvalidResource,
+        format!("{}/{name}", kind.wire_name()),
+        format!("{} {name}: left out, invalid: {}", kind.wire_name(), report.errors),
+    )
 }

@@ -173,7 +173,9 @@ fn report(what: &str, mut times: Vec<Duration>) {
 
 /// The tcp_proxy configs (ECDS) an Envoy last accepted: weight changes land there.
 fn acked_listener(control: &ControlPlane, i: usize) -> Option<String> {
-    control.status(&format!("default.envoy-{i}")).and_then(|s| s.acked.get(EXTENSION_CONFIG_TYPE).cloned())
+    control
+        .status(&server::proxy_id::ProxyId::new("default", format!("envoy-{i}")))
+        .and_then(|s| s.acked.get(EXTENSION_CONFIG_TYPE).cloned())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -159,7 +159,7 @@ fn main() {
         }
     });
     runtime.spawn(server::reconcile::run(b.clone(), control_b.clone()));
-    let mut woken = control_b.subscribe_proxy("default.web");
+    let mut woken = control_b.subscribe_proxy(&server::proxy_id::ProxyId::new("default", "web"));
     std::thread::sleep(Duration::from_millis(500));
     woken.borrow_and_update();
     let mut samples = Vec::new();

@@ -20,7 +20,9 @@ use tonic::{Request, Response, Status, Streaming};
 use xds::ResourceSet;
 
 use crate::control::{ControlPlane, Nack};
+use crate::dataplane::parse_dataplane;
 use crate::delta::DeltaSession;
+use crate::proxy_id::ProxyId;
 use crate::sotw::{SotwSession, Verdict};
 
 /// Node metadata key carrying the Dataplane resource (JSON), as kuma-dp sends it.
@@ -42,55 +44,36 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Who is on the other end of a stream.
 struct Peer {
-    id: String,
-    mesh: String,
-    name: String,
+    id: ProxyId,
     options: policy::PlanOptions,
 }
 
-/// Reads the proxy id `<mesh>.<name>` (split at the first dot) and registers the Dataplane the node
-/// metadata carries.
+/// Reads the proxy id `<mesh>.<name>` and registers the Dataplane the node metadata carries.
 fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
-    let (mesh, name) = node
-        .id
-        .split_once('.')
+    let id = ProxyId::parse(&node.id)
         .ok_or_else(|| Status::invalid_argument(format!("node id {:?} is not <mesh>.<name>", node.id)))?;
     let field = |key: &str| node.metadata.as_ref().and_then(|m| m.fields.get(key)).and_then(|v| v.kind.as_ref());
     let contrib = matches!(field(CONTRIB_METADATA), Some(ValueKind::BoolValue(true)));
     let dataplane = match field(DATAPLANE_METADATA) {
-        Some(ValueKind::StringValue(json)) => {
-            let docs = model::parse_resources(json)
-                .map_err(|e| Status::invalid_argument(format!("dataplane.resource: {e}")))?;
-            let parsed = match docs.into_iter().next() {
-                Some(Ok(p)) if p.resource.kind() == model::Kind::Dataplane => p,
-                _ => return Err(Status::invalid_argument("dataplane.resource is not a Dataplane")),
-            };
-            if (parsed.resource.meta.mesh.as_str(), parsed.resource.meta.name.as_str()) != (mesh, name) {
+        Some(ValueKind::StringValue(text)) => {
+            let dp = parse_dataplane(text, "dataplane.resource").map_err(Status::invalid_argument)?;
+            if (dp.meta.mesh.as_str(), dp.meta.name.as_str()) != (id.mesh.as_str(), id.name.as_str()) {
                 return Err(Status::invalid_argument(format!(
-                    "dataplane.resource is {}/{}, but the node id says {mesh}/{name}",
-                    parsed.resource.meta.mesh, parsed.resource.meta.name
+                    "dataplane.resource is {}/{}, but the node id says {}/{}",
+                    dp.meta.mesh, dp.meta.name, id.mesh, id.name
                 )));
             }
-            let report = model::validate(&parsed.resource);
-            if !report.is_valid() {
-                return Err(Status::invalid_argument(format!("dataplane.resource: {}", report.errors)));
-            }
-            Some(parsed.resource)
+            Some(dp)
         }
         _ => None,
     };
-    control.connect(&node.id, dataplane);
-    Ok(Peer {
-        id: node.id.clone(),
-        mesh: mesh.to_owned(),
-        name: name.to_owned(),
-        options: policy::PlanOptions { kafka_filter: contrib, ..policy::PlanOptions::default() },
-    })
+    control.connect(&id, dataplane);
+    Ok(Peer { id, options: policy::PlanOptions { kafka_filter: contrib, ..policy::PlanOptions::default() } })
 }
 
 /// The current resources of a peer; a problem is logged and gives None (never a partial set).
 fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<Warning>) -> Option<ResourceSet> {
-    match control.resources_for(&peer.mesh, &peer.name, peer.options) {
+    match control.resources_for(&peer.id, peer.options) {
         Ok((set, warnings)) => {
             if warnings != *last_warnings {
                 for w in &warnings {
@@ -107,7 +90,7 @@ fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<Warning>
     }
 }
 
-fn record(control: &ControlPlane, peer: &str, type_url: &str, verdict: Option<Verdict>) {
+fn record(control: &ControlPlane, peer: &ProxyId, type_url: &str, verdict: Option<Verdict>) {
     let confirmation = match &verdict {
         Some(Verdict::Ack { .. }) => "ACK",
         Some(Verdict::Nack { .. }) => "NACK",
@@ -119,7 +102,7 @@ fn record(control: &ControlPlane, peer: &str, type_url: &str, verdict: Option<Ve
             s.acked.insert(type_url, version);
         }),
         Some(Verdict::Nack { type_url, version, error }) => {
-            tracing::warn!(proxy = peer, %type_url, %version, "Envoy rejected the config: {error}");
+            tracing::warn!(proxy = %peer, %type_url, %version, "Envoy rejected the config: {error}");
             control.update_status(peer, |s| s.last_nack = Some(Nack { type_url, version, error }));
         }
         None => {}

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use store::{Expect, Key, Store, StoreError, Stored};
 
 use crate::ControlPlane;
+use crate::proxy_id::ProxyId;
 
 #[derive(Clone)]
 pub struct Api {
@@ -444,7 +445,7 @@ async fn inspect_dataplane(State(api): State<Api>, Path((mesh, name, view)): Pat
         "_config" => {
             let (set, warnings) = api
                 .control
-                .resources_for(&mesh, &name, policy::PlanOptions::default())
+                .resources_for(&ProxyId::new(mesh, name), policy::PlanOptions::default())
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "Bad Request", &e))?;
             let mut body = set.to_json().map_err(|e| {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &e.to_string())
@@ -454,7 +455,7 @@ async fn inspect_dataplane(State(api): State<Api>, Path((mesh, name, view)): Pat
             ok(StatusCode::OK, body)
         }
         "_xds" => {
-            let status = api.control.status(&format!("{mesh}.{name}")).unwrap_or_default();
+            let status = api.control.status(&ProxyId::new(mesh, name)).unwrap_or_default();
             ok(StatusCode::OK, serde_json::to_value(status).unwrap_or(Value::Null))
         }
         _ => Err(ApiError::not_found("Could not find the inspect view")),

@@ -131,16 +131,7 @@ async fn post_bootstrap(State(dp): State<DpServer>, headers: HeaderMap, body: St
 
 /// The Dataplane of a request: parsed, valid, and the one the request names.
 fn read_dataplane(request: &BootstrapRequest) -> Result<Resource, String> {
-    let docs = model::parse_resources(&request.dataplane_resource).map_err(|e| format!("dataplaneResource: {e}"))?;
-    let resource = match docs.into_iter().next() {
-        Some(Ok(parsed)) if parsed.resource.kind() == Kind::Dataplane => parsed.resource,
-        Some(Err(e)) => return Err(format!("dataplaneResource: {e}")),
-        _ => return Err("dataplaneResource: not a Dataplane".to_owned()),
-    };
-    let report = model::validate(&resource);
-    if !report.is_valid() {
-        return Err(format!("dataplaneResource: {}", report.errors));
-    }
+    let resource = crate::dataplane::parse_dataplane(&request.dataplane_resource, "dataplaneResource")?;
     for (field, asked, has) in
         [("mesh", &request.mesh, &resource.meta.mesh), ("name", &request.name, &resource.meta.name)]
     {
@@ -148,7 +139,7 @@ fn read_dataplane(request: &BootstrapRequest) -> Result<Resource, String> {
             return Err(format!("{field}: the request says {asked:?} but dataplaneResource says {has:?}"));
         }
     }
-    Ok(resource)
+    Ok(Resource::clone(&resource))
 }
 
 /// `/bootstrap` and ADS on one router.

@@ -143,7 +143,7 @@ async fn sotw_fetch_ack_update_nack_and_reconnect() {
     assert_eq!(names(&ecds), 1, "the outbound's tcp_proxy");
     s.ack(&ecds, &[TCP_PROXY]).await;
     assert!(s.quiet().await, "nothing more after the ACKs");
-    let status = control.status("default.client-1").expect("status");
+    let status = control.status(&client_1()).expect("status");
     assert!(status.connected);
     assert_eq!(status.acked.get(LISTENER_TYPE), Some(&lds.version_info));
 
@@ -164,13 +164,13 @@ async fn sotw_fetch_ack_update_nack_and_reconnect() {
     })
     .await;
     assert!(s.quiet().await, "a rejected version is not re-sent");
-    let nack = control.status("default.client-1").and_then(|st| st.last_nack).expect("NACK kept");
+    let nack = control.status(&client_1()).and_then(|st| st.last_nack).expect("NACK kept");
     assert_eq!(
         (nack.version.as_str(), nack.error.as_str()),
         (update.version_info.as_str(), "invalid tcp_proxy (test)")
     );
     assert_eq!(
-        control.status("default.client-1").and_then(|st| st.acked.get(EXTENSION_CONFIG_TYPE).cloned()),
+        control.status(&client_1()).and_then(|st| st.acked.get(EXTENSION_CONFIG_TYPE).cloned()),
         Some(ecds.version_info.clone())
     );
     // Unchanged resources push nothing.
@@ -286,7 +286,7 @@ async fn delta_sends_only_changes_and_nothing_on_reconnect() {
     drop(d);
 
     // Reconnect with what Envoy holds: nothing new.
-    let set = control.resources_for("default", "client-1", policy::PlanOptions::default()).expect("resources").0;
+    let set = control.resources_for(&client_1(), policy::PlanOptions::default()).expect("resources").0;
     let versions = |list: &[xds::Resource]| list.iter().map(|r| (r.name.clone(), r.version.clone())).collect();
     let mut again = Delta::open(&address).await;
     for (type_url, list, with_node) in [
@@ -335,5 +335,9 @@ async fn nothing_is_served_before_the_first_load_and_a_failed_plan_keeps_the_las
     // Its Dataplane is deleted: the proxy cannot be planned any more, and keeps what it has.
     control.replace_resources(resources(&format!("{MESH}{}", route(90, 10))));
     assert!(s.quiet().await, "no empty config pushed over a good one");
-    assert!(control.status("default.client-1").is_some_and(|st| st.connected));
+    assert!(control.status(&client_1()).is_some_and(|st| st.connected));
+}
+
+fn client_1() -> server::proxy_id::ProxyId {
+    server::proxy_id::ProxyId::new("default", "client-1")
 }

@@ -67,7 +67,13 @@ fn base(backend_tag: &str, other_tag: &str) -> String {
 #[test]
 fn changes_wake_only_the_proxies_they_can_affect() {
     let control = ControlPlane::new();
-    let mut world = World { watches: PROXIES.iter().map(|id| (*id, control.subscribe_proxy(id))).collect(), control };
+    let mut world = World {
+        watches: PROXIES
+            .iter()
+            .map(|id| (*id, control.subscribe_proxy(&server::proxy_id::ProxyId::parse(id).expect("id"))))
+            .collect(),
+        control,
+    };
     world.load(&base("", ""));
     assert_eq!(world.woken(), PROXIES.into_iter().collect(), "the first load reaches everyone");
 

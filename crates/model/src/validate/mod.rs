@@ -74,3 +74,30 @@ pub fn validate_spec(spec: &Spec, role: PolicyRole) -> Violations {
         Spec::TrafficRoute(s) => others::validate_traffic_route(s),
     }
 }
+
+/// A resource that passed [`validate`]. It cannot be changed through this type, so it stays valid: what
+/// runs after validation (the snapshot, plans, ADS, the dataplane server) takes a `Valid` and never
+/// validates again. Cheap to clone (shared).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Valid(std::sync::Arc<Resource>);
+
+impl Valid {
+    /// Validates `resource`: the valid resource and the report's warnings, or the report.
+    pub fn check(resource: Resource) -> Result<(Self, Vec<String>), Report> {
+        let report = validate(&resource);
+        if report.is_valid() { Ok((Self(std::sync::Arc::new(resource)), report.warnings)) } else { Err(report) }
+    }
+
+    /// The resource, shared.
+    pub fn shared(&self) -> &std::sync::Arc<Resource> {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Valid {
+    type Target = Resource;
+
+    fn deref(&self) -> &Resource {
+        &self.0
+    }
+}
