@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::Value;
-use server::client::{self, Response};
+use support::client::{self, Response};
 
 use crate::output::{OutputFormat, render};
 

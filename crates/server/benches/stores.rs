@@ -54,7 +54,7 @@ fn serve_api(runtime: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> u16 {
 fn api_latency(name: &str, port: u16) {
     let call = |method: &str, body: &str| {
         let started = Instant::now();
-        let response = server::client::request(
+        let response = support::client::request(
             "127.0.0.1",
             port,
             method,

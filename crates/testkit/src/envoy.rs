@@ -5,7 +5,7 @@ use std::process::Command;
 
 /// The Envoy binary, found as `meshroute proxy` finds it.
 pub fn find() -> Option<PathBuf> {
-    server::envoy::find(None)
+    support::envoy::find(None)
 }
 
 /// The Envoy binary, or a panic that says how to get one (tests must not pass by skipping).

@@ -10,7 +10,7 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, Vec<(String, String)>, String) {
-    let r = server::client::request("127.0.0.1", port, method, path, headers, body, Duration::from_secs(10))
+    let r = support::client::request("127.0.0.1", port, method, path, headers, body, Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
     (r.status, r.headers, r.body)
 }

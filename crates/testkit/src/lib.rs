@@ -9,7 +9,7 @@
 //!                                           that can be cut and restored
 //! ```
 
-pub use server::echo;
+pub use support::echo;
 pub mod cuttable;
 pub mod envoy;
 pub mod golden;

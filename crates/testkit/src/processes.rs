@@ -3,7 +3,6 @@
 //! proxy` stops its Envoy too.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -275,18 +274,10 @@ impl ProxyProcess {
 
     /// A GET on Envoy's admin interface.
     pub fn admin(&self, path: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.admin_port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).ok()?;
-        let response = String::from_utf8_lossy(&response).into_owned();
-        let (head, body) = response.split_once("\r\n\r\n")?;
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            Some(server::client::dechunk(body))
-        } else {
-            Some(body.to_owned())
-        }
+        let response =
+            support::client::request("127.0.0.1", self.admin_port, "GET", path, &[], "", Duration::from_secs(5))
+                .ok()?;
+        Some(response.body)
     }
 
     /// Envoy's whole config dump.

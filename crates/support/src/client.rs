@@ -83,8 +83,18 @@ pub fn request(
     stream.write_all(body.as_bytes()).map_err(io)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(io)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok(parse_response(&raw))
+}
+
+/// A raw HTTP/1.1 response. The body is decoded (chunked or not) as bytes and only then read as text,
+/// so no byte count is ever applied to text.
+fn parse_response(raw: &[u8]) -> Response {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = match split {
+        Some(i) => (&raw[..i], &raw[i + 4..]),
+        None => (raw, &[][..]),
+    };
+    let head = String::from_utf8_lossy(head);
     let mut lines = head.lines();
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
     let headers: Vec<(String, String)> = lines
@@ -92,20 +102,47 @@ pub fn request(
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
-    Ok(Response { status, headers, body })
+    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
 }
 
-/// Decodes an HTTP/1.1 chunked body.
-pub fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
+/// Decodes an HTTP/1.1 chunked body; a truncated or malformed one gives what came before the fault.
+pub fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..line_end]).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+        let rest = &body[line_end + 2..];
+        let Some(size) = size.filter(|s| *s > 0 && rest.len() >= *s) else { break };
+        out.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the body was decoded lossily first and then cut at chunk sizes counted in bytes, which
+    /// panics when a chunk ends inside a multi-byte character (and miscounts after a replaced byte).
+    #[test]
+    fn chunks_that_split_a_character_decode_without_panicking() {
+        // "é" is two bytes (c3 a9); the first chunk ends between them.
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\na\xc3\r\n2\r\n\xa9b\r\n0\r\n\r\n";
+        let response = parse_response(raw);
+        assert_eq!((response.status, response.body.as_str()), (200, "aéb"));
+        // An invalid byte counts as one byte, not as the three of its replacement character.
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n\xffx\r\n1\r\ny\r\n0\r\n\r\n";
+        assert_eq!(parse_response(raw).body, "\u{fffd}xy");
+        // Truncated: what came whole is kept.
+        assert_eq!(dechunk(b"3\r\nabc\r\n9\r\nde"), b"abc");
+    }
+
+    #[test]
+    fn plain_bodies_and_headers() {
+        let response = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope");
+        assert_eq!(response.status, 404);
+        assert_eq!(response.headers, vec![("content-type".to_owned(), "text/plain".to_owned())]);
+        assert_eq!(response.body, "nope");
+    }
 }
