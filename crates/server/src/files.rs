@@ -10,23 +10,9 @@ use model::Resource;
 
 use crate::control::ControlPlane;
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            files(&path, out)?;
-        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// The folder's contents, as (path, text) pairs in path order.
 pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    let mut paths = Vec::new();
-    files(dir, &mut paths).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let paths = support::files::resource_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     paths
         .into_iter()
         .map(|p| std::fs::read_to_string(&p).map(|t| (p.clone(), t)).map_err(|e| format!("{}: {e}", p.display())))

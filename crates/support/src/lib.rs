@@ -5,8 +5,10 @@
 //!  client::request(...)      a small HTTP/1.1 client (the CLI's API commands, `meshroute proxy`'s
 //!                            bootstrap, tests)
 //!  echo::EchoServer          TCP echo backends on 127.0.0.1 (`meshroute demo`, tests)
+//!  files::resource_files     the .yaml/.yml/.json files of a folder, recursively, in path order
 //! ```
 
 pub mod client;
 pub mod echo;
 pub mod envoy;
+pub mod files;
