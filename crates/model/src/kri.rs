@@ -15,6 +15,25 @@ pub struct Kri {
 }
 
 impl Kri {
+    /// The identifier of resource `name` of the kind with `short_name`, without section: the one place
+    /// KRIs are made.
+    pub fn new(short_name: &str, mesh: &str, zone: &str, namespace: &str, name: &str) -> Self {
+        Self {
+            short_name: short_name.to_owned(),
+            mesh: mesh.to_owned(),
+            zone: zone.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            section: String::new(),
+        }
+    }
+
+    /// The same identifier with a section name.
+    #[must_use]
+    pub fn with_section(&self, section: &str) -> Self {
+        Self { section: section.to_owned(), ..self.clone() }
+    }
+
     /// The same identifier without its section name.
     #[must_use]
     pub fn without_section(&self) -> Self {

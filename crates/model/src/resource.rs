@@ -74,18 +74,12 @@ impl Resource {
 
     /// The Kuma Resource Identifier of this resource (no section).
     pub fn kri_id(&self) -> crate::kri::Kri {
-        crate::kri::Kri {
-            short_name: self.kind().descriptor().short_name.to_owned(),
-            mesh: self.meta.mesh.clone(),
-            zone: self.zone().to_owned(),
-            namespace: self.namespace().to_owned(),
-            name: self.display_name().to_owned(),
-            section: String::new(),
-        }
+        let short_name = self.kind().descriptor().short_name;
+        crate::kri::Kri::new(short_name, &self.meta.mesh, self.zone(), self.namespace(), self.display_name())
     }
 
     /// The KRI of this resource as text, with a section name (empty for none).
     pub fn kri(&self, section: &str) -> String {
-        crate::kri::Kri { section: section.to_owned(), ..self.kri_id() }.to_string()
+        self.kri_id().with_section(section).to_string()
     }
 }

@@ -258,14 +258,20 @@ fn route_policy(
     })
 }
 
-/// Spec §3.4: ascending priority; the last policy wins.
-pub fn compare_policies(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
+/// What both orders start with (spec §3.4, §3.6 item 2): the top-level kind's specificity, then
+/// `Dataplane` refs by name before by labels, then origin (zone-originated last).
+pub fn compare_tops(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
     a.top
         .kind
         .specificity()
         .cmp(&b.top.kind.specificity())
         .then_with(|| compare_dataplane_refs(a, b))
         .then(a.origin_rank.cmp(&b.origin_rank))
+}
+
+/// Spec §3.4: ascending priority; the last policy wins.
+pub fn compare_policies(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
+    compare_tops(a, b)
         .then_with(|| {
             if a.top.kind == TargetRefKind::MeshGateway && b.top.kind == TargetRefKind::MeshGateway {
                 a.top.tags_or_empty().len().cmp(&b.top.tags_or_empty().len())
@@ -280,7 +286,7 @@ pub fn compare_policies(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
 }
 
 /// Between two `Dataplane` refs: by name beats by labels, with sectionName beats without.
-pub fn compare_dataplane_refs(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
+fn compare_dataplane_refs(a: &RoutePolicy, b: &RoutePolicy) -> Ordering {
     if a.top.kind != TargetRefKind::Dataplane || b.top.kind != TargetRefKind::Dataplane {
         return Ordering::Equal;
     }
@@ -343,14 +349,13 @@ pub fn resource_kind(kind: &TargetRefKind) -> Option<Kind> {
 
 /// The KRI a name reference means: relative to the policy's mesh, zone and namespace (spec §3.6).
 pub fn kri_for_name(policy: &Resource, kind: Kind, name: &str, namespace: &str) -> Kri {
-    Kri {
-        short_name: kind.descriptor().short_name.to_owned(),
-        mesh: policy.meta.mesh.clone(),
-        zone: policy.zone().to_owned(),
-        namespace: if namespace.is_empty() { policy.namespace().to_owned() } else { namespace.to_owned() },
-        name: name.to_owned(),
-        section: String::new(),
-    }
+    names_in(policy, kind.descriptor().short_name, name, namespace)
+}
+
+/// A name in a policy's mesh, zone and (unless given) namespace.
+fn names_in(policy: &Resource, short_name: &str, name: &str, namespace: &str) -> Kri {
+    let namespace = if namespace.is_empty() { policy.namespace() } else { namespace };
+    Kri::new(short_name, &policy.meta.mesh, policy.zone(), namespace, name)
 }
 
 /// `<name>_<namespace>_svc[_<port>]`: a Kubernetes service name of the legacy form.
@@ -417,14 +422,7 @@ pub(crate) fn names_dataplane(policy: &RoutePolicy, dataplane: &Resource) -> boo
     if top.name_str().is_empty() {
         return has_labels(dataplane, top.labels_or_empty());
     }
-    let namespace = if top.namespace_str().is_empty() { policy.resource.namespace() } else { top.namespace_str() };
-    let wanted = Kri {
-        short_name: "dp".into(),
-        mesh: policy.resource.meta.mesh.clone(),
-        zone: policy.resource.zone().to_owned(),
-        namespace: namespace.to_owned(),
-        name: top.name_str().to_owned(),
-        section: String::new(),
-    };
+    let wanted =
+        names_in(&policy.resource, Kind::Dataplane.descriptor().short_name, top.name_str(), top.namespace_str());
     dataplane.kri_id() == wanted
 }

@@ -15,7 +15,7 @@ use model::kri::Kri;
 use model::resource::Resource;
 use model::{Tags, TargetRef, TargetRefKind};
 
-use crate::compiled::{PolicyId, Resolved, RoutePolicy, SubsetId, compare_dataplane_refs};
+use crate::compiled::{PolicyId, Resolved, RoutePolicy, SubsetId, compare_tops};
 use crate::plan::BackendRefs;
 use crate::selection::Matched;
 use crate::snapshot::MeshSnapshot;
@@ -271,12 +271,7 @@ fn relevant_to(r: &Resolved, u: &Resolved) -> bool {
 /// Spec §3.6 item 2: the resource-rule order (ascending; the last wins).
 fn compare_entries(pa: &RoutePolicy, ta: &TargetRef, pb: &RoutePolicy, tb: &TargetRef) -> Ordering {
     let has_section = |t: &TargetRef| t.kind == TargetRefKind::MeshService && !t.section_name_str().is_empty();
-    pa.top
-        .kind
-        .specificity()
-        .cmp(&pb.top.kind.specificity())
-        .then_with(|| compare_dataplane_refs(pa, pb))
-        .then(pa.origin_rank.cmp(&pb.origin_rank))
+    compare_tops(pa, pb)
         .then(pa.role.cmp(&pb.role))
         .then(ta.kind.specificity().cmp(&tb.kind.specificity()))
         .then(has_section(ta).cmp(&has_section(tb)))

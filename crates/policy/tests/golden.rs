@@ -57,7 +57,6 @@ fn golden_cases() {
         .collect();
     inputs.sort();
     assert!(inputs.len() >= 15, "expected the golden cases, found {}", inputs.len());
-    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     let mut failures = Vec::new();
     for input in &inputs {
         let resources = read_resources(input);
@@ -69,14 +68,8 @@ fn golden_cases() {
         assert_eq!(rendered, again, "{}: the plan depends on input order", input.display());
 
         let golden = PathBuf::from(input.to_string_lossy().replace(".input.yaml", ".golden.yaml"));
-        if update {
-            std::fs::write(&golden, &rendered).expect("write golden");
-            continue;
-        }
-        match std::fs::read_to_string(&golden) {
-            Ok(expected) if expected == rendered => {}
-            Ok(expected) => failures.push(format!("{}:\n{}", golden.display(), first_difference(&expected, &rendered))),
-            Err(_) => failures.push(format!("{} is missing: run with UPDATE_GOLDEN=1 and review it", golden.display())),
+        if let Err(e) = testkit::golden::check_golden(&golden, &rendered) {
+            failures.push(e);
         }
     }
     assert!(
@@ -85,13 +78,4 @@ fn golden_cases() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-fn first_difference(expected: &str, actual: &str) -> String {
-    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
-        if e != a {
-            return format!("  line {}: expected {e:?}\n  line {}: actual   {a:?}", i + 1, i + 1);
-        }
-    }
-    format!("  lengths differ: expected {} lines, actual {}", expected.lines().count(), actual.lines().count())
 }
