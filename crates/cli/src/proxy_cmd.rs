@@ -71,7 +71,7 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
     };
     let dataplane = match server::dataplane::parse_dataplane(&text, &args.dataplane_file.display().to_string()) {
         Ok(dp) => dp,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     let Some(envoy) = support::envoy::find(args.envoy_binary.clone()) else {
         return fail(

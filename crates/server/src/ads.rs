@@ -56,7 +56,8 @@ fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
     let contrib = matches!(field(CONTRIB_METADATA), Some(ValueKind::BoolValue(true)));
     let dataplane = match field(DATAPLANE_METADATA) {
         Some(ValueKind::StringValue(text)) => {
-            let dp = parse_dataplane(text, "dataplane.resource").map_err(Status::invalid_argument)?;
+            let dp =
+                parse_dataplane(text, "dataplane.resource").map_err(|e| Status::invalid_argument(e.to_string()))?;
             if (dp.meta.mesh.as_str(), dp.meta.name.as_str()) != (id.mesh.as_str(), id.name.as_str()) {
                 return Err(Status::invalid_argument(format!(
                     "dataplane.resource is {}/{}, but the node id says {}/{}",

@@ -446,7 +446,7 @@ async fn inspect_dataplane(State(api): State<Api>, Path((mesh, name, view)): Pat
             let (set, warnings) = api
                 .control
                 .resources_for(&ProxyId::new(mesh, name), policy::PlanOptions::default())
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "Bad Request", &e))?;
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "Bad Request", &e.to_string()))?;
             let mut body = set.to_json().map_err(|e| {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", &e.to_string())
             })?;

@@ -26,6 +26,17 @@ use crate::status::XdsStatus;
 pub use crate::status::{Nack, ProxyStatus};
 use crate::wakeups::Wakeups;
 
+/// Why a proxy has no resources.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourcesError {
+    #[error("no mesh {0:?}")]
+    NoMesh(String),
+    #[error(transparent)]
+    Plan(#[from] policy::PlanError),
+    #[error("cannot encode Envoy resources: {0}")]
+    Encode(#[from] xds::CanonicalError),
+}
+
 pub struct ControlPlane {
     pub metrics: Arc<crate::metrics::Metrics>,
     served: RwLock<Served>,
@@ -121,17 +132,21 @@ impl ControlPlane {
     }
 
     /// The resources of a proxy now, with every warning about them.
-    pub fn resources_for(&self, proxy: &ProxyId, options: PlanOptions) -> Result<(ResourceSet, Vec<Warning>), String> {
+    pub fn resources_for(
+        &self,
+        proxy: &ProxyId,
+        options: PlanOptions,
+    ) -> Result<(ResourceSet, Vec<Warning>), ResourcesError> {
         let (snapshot, shared) = self
             .served
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .mesh(&proxy.mesh)
             .map(|m| (m.snapshot.clone(), m.shared.clone()))
-            .ok_or_else(|| format!("no mesh {:?}", proxy.mesh))?;
+            .ok_or_else(|| ResourcesError::NoMesh(proxy.mesh.clone()))?;
         let started = std::time::Instant::now();
-        let plan = policy::plan_proxy(&snapshot, &proxy.name, options).map_err(|e| e.to_string())?;
-        let set = xds::generate_shared(&plan, Some(&shared)).map_err(|e| e.to_string())?;
+        let plan = policy::plan_proxy(&snapshot, &proxy.name, options)?;
+        let set = xds::generate_shared(&plan, Some(&shared))?;
         self.metrics.regenerated(started.elapsed());
         Ok((set, plan.warnings))
     }

@@ -131,7 +131,8 @@ async fn post_bootstrap(State(dp): State<DpServer>, headers: HeaderMap, body: St
 
 /// The Dataplane of a request: parsed, valid, and the one the request names.
 fn read_dataplane(request: &BootstrapRequest) -> Result<Resource, String> {
-    let resource = crate::dataplane::parse_dataplane(&request.dataplane_resource, "dataplaneResource")?;
+    let resource = crate::dataplane::parse_dataplane(&request.dataplane_resource, "dataplaneResource")
+        .map_err(|e| e.to_string())?;
     for (field, asked, has) in
         [("mesh", &request.mesh, &resource.meta.mesh), ("name", &request.name, &resource.meta.name)]
     {

@@ -10,22 +10,36 @@ use model::Resource;
 
 use crate::control::ControlPlane;
 
+/// Why the folder could not be read whole (the last good set stays).
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
 /// The folder's contents, as (path, text) pairs in path order.
-pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    let paths = support::files::resource_files(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, FolderError> {
+    let paths =
+        support::files::resource_files(dir).map_err(|source| FolderError::Read { path: dir.to_owned(), source })?;
     paths
         .into_iter()
-        .map(|p| std::fs::read_to_string(&p).map(|t| (p.clone(), t)).map_err(|e| format!("{}: {e}", p.display())))
+        .map(|p| match std::fs::read_to_string(&p) {
+            Ok(text) => Ok((p, text)),
+            Err(source) => Err(FolderError::Read { path: p, source }),
+        })
         .collect()
 }
 
 /// Parses every document of every file; any error fails the whole read.
-pub fn parse(files: &[(PathBuf, String)]) -> Result<Vec<Resource>, String> {
+pub fn parse(files: &[(PathBuf, String)]) -> Result<Vec<Resource>, FolderError> {
     let mut resources = Vec::new();
     for (path, text) in files {
-        let docs = model::parse_resources(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let parse = |message: String| FolderError::Parse { path: path.clone(), message };
+        let docs = model::parse_resources(text).map_err(|e| parse(e.to_string()))?;
         for doc in docs {
-            resources.push(doc.map_err(|e| format!("{}: document {}: {e}", path.display(), e.document + 1))?.resource);
+            resources.push(doc.map_err(|e| parse(format!("document {}: {e}", e.document + 1)))?.resource);
         }
     }
     Ok(resources)
