@@ -103,8 +103,10 @@ fn a_backend_without_dataplanes_leaves_the_split_with_a_warning(source: Source) 
     cp.write("green.yaml", &green_dp);
     cp.write("route.yaml", &split(50, 50));
     let outbound = free_port();
-    let _proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
+    let proxy = ProxyProcess::start(meshroute(), &cp, "client", &client(outbound), &[]);
     wait_ready(outbound);
+    // The files are read after the control plane starts: the first config the proxy gets may predate them.
+    assert!(eventually(Duration::from_secs(10), || proxy.config().contains("\"weight\": 50")), "50/50 applied");
     let counts = tally(outbound, 1000);
     assert_share(&counts, "green", 50.0);
 
