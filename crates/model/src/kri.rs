@@ -4,14 +4,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// A resource's identity in Kuma's KRI terms. The fields are private: a `Kri` is made by [`Kri::new`] or
+/// parsed, and it is compared, hashed and used as a key as a struct, never as text. Its printed form is
+/// Kuma's; parsing accepts only text with exactly seven `_`-separated components, so a component holding
+/// `_` (a name like `my_route` may) can never be misread as a different identity: such text is refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Kri {
-    pub short_name: String,
-    pub mesh: String,
-    pub zone: String,
-    pub namespace: String,
-    pub name: String,
-    pub section: String,
+    short_name: String,
+    mesh: String,
+    zone: String,
+    namespace: String,
+    name: String,
+    section: String,
 }
 
 impl Kri {
@@ -39,6 +43,32 @@ impl Kri {
     pub fn without_section(&self) -> Self {
         Self { section: String::new(), ..self.clone() }
     }
+
+    pub fn short_name(&self) -> &str {
+        &self.short_name
+    }
+
+    pub fn mesh(&self) -> &str {
+        &self.mesh
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The section name; empty for none.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// Whether the printed form parses back to this identifier (no component holds `_`).
+    pub fn round_trips(&self) -> bool {
+        [&self.short_name, &self.mesh, &self.zone, &self.namespace, &self.name, &self.section]
+            .iter()
+            .all(|c| !c.contains('_'))
+            && !self.short_name.is_empty()
+            && !self.name.is_empty()
+    }
 }
 
 impl fmt::Display for Kri {
@@ -51,6 +81,13 @@ impl fmt::Display for Kri {
     }
 }
 
+/// Printed as text, as Kuma's API shows it.
+impl serde::Serialize for Kri {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid KRI {0:?}: expected kri_<type>_<mesh>_<zone>_<namespace>_<name>_<section>")]
 pub struct KriParseError(pub String);
@@ -58,26 +95,17 @@ pub struct KriParseError(pub String);
 impl FromStr for Kri {
     type Err = KriParseError;
 
-    /// Parses a KRI. Names may not contain `_` (the charset of every name component excludes it except
-    /// the section, which is the last component and takes the rest).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || KriParseError(s.to_owned());
         let rest = s.strip_prefix("kri_").ok_or_else(err)?;
-        let parts: Vec<&str> = rest.splitn(6, '_').collect();
+        let parts: Vec<&str> = rest.split('_').collect();
         let [short, mesh, zone, namespace, name, section] = parts.as_slice() else {
             return Err(err());
         };
         if short.is_empty() || name.is_empty() {
             return Err(err());
         }
-        Ok(Kri {
-            short_name: (*short).to_owned(),
-            mesh: (*mesh).to_owned(),
-            zone: (*zone).to_owned(),
-            namespace: (*namespace).to_owned(),
-            name: (*name).to_owned(),
-            section: (*section).to_owned(),
-        })
+        Ok(Kri::new(short, mesh, zone, namespace, name).with_section(section))
     }
 }
 
@@ -99,5 +127,25 @@ mod tests {
         assert_eq!((kri.zone.as_str(), kri.namespace.as_str()), ("zone-east", "kuma-demo"));
         assert!("kri_msvc_default".parse::<Kri>().is_err());
         assert!("msvc_default___a_".parse::<Kri>().is_err());
+    }
+
+    #[test]
+    fn printed_identities_parse_back_or_are_refused_never_misread() {
+        let names = ["backend", "my_route", "a_b_c", "", "x-1.y"];
+        for short in ["msvc", "mtcpr"] {
+            for mesh in ["default", "my_mesh"] {
+                for name in names {
+                    for section in ["", "http", "http_port"] {
+                        let kri = Kri::new(short, mesh, "", "ns", name).with_section(section);
+                        let parsed = kri.to_string().parse::<Kri>();
+                        if kri.round_trips() {
+                            assert_eq!(parsed.as_ref(), Ok(&kri), "{kri}");
+                        } else {
+                            assert!(parsed.is_err(), "{kri} must be refused, got {parsed:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -43,11 +43,11 @@ pub fn resolve_backend(snap: &MeshSnapshot, policy: Option<&Resource>, b: &Backe
     if let Some(labels) = b.labels.as_ref().filter(|l| !l.is_empty()) {
         kri = snap.index.real_resources_by_labels(kind, labels).next().map(|r| r.kri_id());
     }
-    let mut kri = kri.filter(|k| !k.name.is_empty())?;
-    kri.section = match (&b.section_name, b.port) {
-        (Some(s), _) if !s.is_empty() => s.clone(),
-        (_, Some(p)) if p > 0 => p.to_string(),
-        _ => String::new(),
+    let kri = kri.filter(|k| !k.name().is_empty())?;
+    let kri = match (&b.section_name, b.port) {
+        (Some(s), _) if !s.is_empty() => kri.with_section(s),
+        (_, Some(p)) if p > 0 => kri.with_section(&p.to_string()),
+        _ => kri,
     };
     Some(Backend::Real { kri, weight: b.weight.unwrap_or(1) })
 }
@@ -153,9 +153,9 @@ pub fn lookup_real<'a>(snap: &'a MeshSnapshot, kri: &Kri) -> Result<(&'a Arc<Res
     let resource = snap
         .index
         .real_resource(kri)
-        .ok_or_else(|| unknown(format!("backend {kri}: no such {}", short_kind(&kri.short_name))))?;
-    let port = find_port(resource, &kri.section)
-        .ok_or_else(|| unknown(format!("backend {kri}: no port {:?}", kri.section)))?;
+        .ok_or_else(|| unknown(format!("backend {kri}: no such {}", short_kind(kri.short_name()))))?;
+    let port = find_port(resource, kri.section())
+        .ok_or_else(|| unknown(format!("backend {kri}: no port {:?}", kri.section())))?;
     Ok((resource, port))
 }
 

@@ -192,7 +192,7 @@ impl MeshIndex {
 
     /// A real resource by its KRI (the section, if any, is ignored).
     pub fn real_resource(&self, kri: &Kri) -> Option<&Arc<Resource>> {
-        if kri.section.is_empty() { self.real_by_kri.get(kri) } else { self.real_by_kri.get(&kri.without_section()) }
+        if kri.section().is_empty() { self.real_by_kri.get(kri) } else { self.real_by_kri.get(&kri.without_section()) }
     }
 
     /// Real resources of a kind whose labels (with the computed display-name and mesh labels) include every

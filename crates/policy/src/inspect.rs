@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use model::kri::Kri;
 use model::resource::Resource;
 
 use crate::rules::ResourceRule;
@@ -102,13 +103,10 @@ fn outbound_view(snap: &MeshSnapshot, planned: &Planned<'_>, o: &OutboundPlan) -
 
 /// The `_routes` answer for one outbound KRI: only resource rules, with the section and Mesh fallbacks;
 /// backendRefs echoed as stored, not resolved.
-pub fn routes_view(snap: &MeshSnapshot, planned: &Planned<'_>, outbound_kri: &str) -> Value {
-    let Ok(kri) = outbound_kri.parse::<model::kri::Kri>() else {
-        return json!({ "routes": [] });
-    };
+pub fn routes_view(snap: &MeshSnapshot, planned: &Planned<'_>, kri: &Kri) -> Value {
     let routes: Vec<Value> = planned
         .tcp_rules
-        .resource_for(&kri)
+        .resource_for(kri)
         .map(|rule| {
             let mut origins: Vec<String> = Vec::new();
             for o in &rule.origins {

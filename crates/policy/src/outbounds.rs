@@ -228,8 +228,7 @@ fn real_destination(snap: &MeshSnapshot, dp: &Resource, backend: &OutboundBacken
     } else {
         ports.into_iter().find(|p| p.number == backend.port)?
     };
-    let mut kri = resource.kri_id();
-    kri.section.clone_from(&port.section);
+    let kri = resource.kri_id().with_section(&port.section);
     let service = real_destination_name(resource, port.number);
     Some(Destination::Real { kri, service, protocol: port.protocol })
 }
@@ -250,7 +249,7 @@ fn outbound_shell(snap: &MeshSnapshot, address: String, port: u32, destination: 
         port,
         stat_prefix: sanitize_stat_prefix(&service),
         service,
-        kri: destination.kri().map(ToString::to_string),
+        kri: destination.kri().cloned(),
         tags,
         protocol,
         owner: Owner::MeshTcpRoute,

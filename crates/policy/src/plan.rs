@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use model::Tags;
 use model::kinds::gateway::{ListenerProtocol, TlsMode};
+use model::kri::Kri;
 
 use crate::index::Endpoint;
 use crate::protocol::Protocol;
@@ -138,7 +139,7 @@ pub struct OutboundPlan {
     pub service: String,
     /// The outbound KRI (with section) of a real-resource destination.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kri: Option<String>,
+    pub kri: Option<Kri>,
     /// `io.kuma.tags` listener metadata.
     pub tags: Tags,
     pub protocol: Protocol,

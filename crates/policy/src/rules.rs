@@ -63,17 +63,15 @@ pub struct ToRules {
 pub enum RuleKey {
     /// The whole mesh (a `Mesh` to-item).
     Mesh,
-    /// A real resource (its KRI without section) and a section, empty for the whole resource.
-    Resource { kri: Kri, section: String },
+    /// A real resource; its KRI's section is empty for the whole resource.
+    Resource(Kri),
 }
 
 impl RuleKey {
     fn of(resolved: &Resolved) -> Self {
         match resolved {
             Resolved::Mesh => Self::Mesh,
-            Resolved::Resource { resource, section } => {
-                Self::Resource { kri: resource.kri_id(), section: section.clone() }
-            }
+            Resolved::Resource { resource, section } => Self::Resource(resource.kri_id().with_section(section)),
         }
     }
 }
@@ -89,10 +87,9 @@ impl ToRules {
 
     /// `Compute(outboundKRI)` (spec §3.6 item 6): exact, then without section, then the Mesh.
     pub fn resource_for(&self, kri: &Kri) -> Option<&ResourceRule> {
-        let without = kri.without_section();
         self.resource
-            .get(&RuleKey::Resource { kri: without.clone(), section: kri.section.clone() })
-            .or_else(|| self.resource.get(&RuleKey::Resource { kri: without, section: String::new() }))
+            .get(&RuleKey::Resource(kri.clone()))
+            .or_else(|| self.resource.get(&RuleKey::Resource(kri.without_section())))
             .or_else(|| self.resource.get(&RuleKey::Mesh))
     }
 }

@@ -1,7 +1,12 @@
 //! The inspect views against the shapes of Kuma's inspect API (spec meshtcproute.md §6).
 
+use model::kri::Kri;
 use policy::{MeshSnapshot, PlanOptions, inspect, plan_proxy_detailed};
 use serde_json::json;
+
+fn kri(text: &str) -> Kri {
+    text.parse().expect("a KRI")
+}
 
 const MESH: &str = r"
 type: Dataplane
@@ -60,7 +65,7 @@ fn snapshot() -> MeshSnapshot {
 fn routes_of_two_equal_rank_policies_match_kumas_answer() {
     let snap = snapshot();
     let planned = plan_proxy_detailed(&snap, "client", PlanOptions::default()).expect("plan");
-    let routes = inspect::routes_view(&snap, &planned, "kri_msvc_default___test-server-1_80");
+    let routes = inspect::routes_view(&snap, &planned, &kri("kri_msvc_default___test-server-1_80"));
     // Kuma's golden `meshservice_multiple_meshtcproute`: both origins, the smaller name last, and only its
     // backendRefs (lists are replaced, not appended), echoed unresolved.
     assert_eq!(
@@ -88,10 +93,10 @@ fn routes_fall_back_from_section_to_resource_and_refuse_bad_kris() {
     let snap = snapshot();
     let planned = plan_proxy_detailed(&snap, "client", PlanOptions::default()).expect("plan");
     // The to-items name no section, so the 8080 outbound finds the rule through the section fallback.
-    let routes = inspect::routes_view(&snap, &planned, "kri_msvc_default___test-server-1_8080");
+    let routes = inspect::routes_view(&snap, &planned, &kri("kri_msvc_default___test-server-1_8080"));
     assert_eq!(routes["routes"][0]["origins"].as_array().map(Vec::len), Some(2));
-    assert_eq!(inspect::routes_view(&snap, &planned, "not-a-kri"), json!({"routes": []}));
-    assert_eq!(inspect::routes_view(&snap, &planned, "kri_msvc_default___other_80"), json!({"routes": []}));
+    assert!("not-a-kri".parse::<Kri>().is_err(), "text that is not a KRI never reaches the view");
+    assert_eq!(inspect::routes_view(&snap, &planned, &kri("kri_msvc_default___other_80")), json!({"routes": []}));
 }
 
 #[test]

@@ -463,9 +463,9 @@ async fn inspect_dataplane(State(api): State<Api>, Path((mesh, name, view)): Pat
 }
 
 async fn inspect_routes(State(api): State<Api>, Path((mesh, name, kri)): Path<(String, String, String)>) -> Reply {
-    if kri.parse::<model::kri::Kri>().is_err() {
+    let Ok(kri) = kri.parse::<model::kri::Kri>() else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "Bad Request", &format!("invalid KRI {kri:?}")));
-    }
+    };
     let snapshot = api.control.snapshot(&mesh).ok_or_else(|| ApiError::not_found("Failed to retrieve Mesh"))?;
     let planned = policy::plan_proxy_detailed(&snapshot, &name, policy::PlanOptions::default())
         .map_err(|_| ApiError::not_found("Could not retrieve Dataplane"))?;
