@@ -102,8 +102,12 @@ fn bench_one_proxy() {
             );
         }
         let snap = MeshSnapshot::build("default", parse(&text));
+        // A warm-up, then enough samples that the median is steady from run to run.
+        for _ in 0..20 {
+            plan_proxy(&snap, "dp-0", PlanOptions::default()).expect("plan");
+        }
         let mut times = Vec::new();
-        for _ in 0..30 {
+        for _ in 0..300 {
             let started = Instant::now();
             let plan = plan_proxy(&snap, "dp-0", PlanOptions::default()).expect("plan");
             times.push(started.elapsed());
@@ -163,7 +167,13 @@ fn bench_mesh() {
     );
 }
 
+/// `cargo bench -p policy --bench plan -- one` (or `mesh`) runs one part.
 fn main() {
-    bench_one_proxy();
-    bench_mesh();
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if only.as_deref() != Some("mesh") {
+        bench_one_proxy();
+    }
+    if only.as_deref() != Some("one") {
+        bench_mesh();
+    }
 }
