@@ -370,22 +370,22 @@ async fn put_one(api: &Api, kind: Kind, mesh: &str, name: &str, headers: &Header
     if !params.is_empty() {
         return Err(ApiError::invalid(params));
     }
-    let report = model::validate(&resource);
-    if !report.is_valid() {
-        return Err(ApiError::invalid(
-            report.errors.iter().map(|v| (v.field.to_string(), v.message.clone())).collect(),
-        ));
-    }
+    let (valid, warnings) = model::Valid::check(resource).map_err(|report| {
+        ApiError::invalid(report.errors.iter().map(|v| (v.field.to_string(), v.message.clone())).collect())
+    })?;
     if kind != Kind::Mesh {
         require_mesh(api, mesh, StatusCode::BAD_REQUEST).await?;
     }
     let stored = api
         .store
-        .put(resource, expected_version(headers)?)
+        .put(Resource::clone(&valid), expected_version(headers)?)
         .await
         .map_err(|e| ApiError::store("Could not update a resource", &e))?;
+    // Validated once, here: the reconcile loop serves this write without reading it back.
+    let key = store::Key::of(&stored.resource);
+    api.control.written.record(key, stored.version, valid.stamped(&stored.creation_time, &stored.modification_time));
     let status = if stored.version == 1 { StatusCode::CREATED } else { StatusCode::OK };
-    ok(status, json!({ "warnings": report.warnings }))
+    ok(status, json!({ "warnings": warnings }))
 }
 
 async fn put_mesh(State(api): State<Api>, Path(name): Path<String>, headers: HeaderMap, body: String) -> Reply {

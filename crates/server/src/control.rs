@@ -1,7 +1,8 @@
-//! The control plane shared by the ADS server, the store reconciler and the API. It composes four
+//! The control plane shared by the ADS server, the store reconciler and the API. It composes five
 //! single-purpose pieces, each with its own lock:
 //!
 //! ```text
+//!  API writes ───────────► Written (validated resources, until the feed reports them)
 //!  store feed / folder ─► Served (resources per mesh, validated once; snapshots of touched meshes)
 //!  ADS connect/disconnect ─┘   │ MeshChange (mesh, old/new snapshot, changed names)
 //!                              ▼
@@ -21,10 +22,12 @@ use xds::ResourceSet;
 use crate::outbox::Outbox;
 pub use crate::outbox::Registration;
 use crate::proxy_id::ProxyId;
+pub use crate::served::Incoming;
 use crate::served::{MeshChange, Served};
 use crate::status::XdsStatus;
 pub use crate::status::{Nack, ProxyStatus};
 use crate::wakeups::Wakeups;
+use crate::written::Written;
 
 /// Why a proxy has no resources.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,8 @@ pub struct ControlPlane {
     wakeups: Wakeups,
     status: XdsStatus,
     outbox: Outbox,
+    /// What this instance's API wrote, validated, for the reconcile loop to serve without a read-back.
+    pub written: Written,
 }
 
 impl ControlPlane {
@@ -56,17 +61,19 @@ impl ControlPlane {
             wakeups: Wakeups::default(),
             status: XdsStatus::default(),
             outbox: Outbox::default(),
+            written: Written::default(),
         })
     }
 
     /// Replaces the served resources (a full load).
     pub fn replace_resources(&self, resources: Vec<Resource>) {
+        self.written.clear();
         let changes = self.served.write().unwrap_or_else(PoisonError::into_inner).replace(resources);
         self.loaded(&changes);
     }
 
     /// Updates some served resources: each key gets its new resource, or goes with None.
-    pub fn apply_changes(&self, updates: Vec<(store::Key, Option<Resource>)>) {
+    pub fn apply_changes(&self, updates: Vec<(store::Key, Option<Incoming>)>) {
         let changes = self.served.write().unwrap_or_else(PoisonError::into_inner).apply(updates);
         self.loaded(&changes);
     }

@@ -32,6 +32,7 @@ mod served;
 pub mod sotw;
 pub mod status;
 mod wakeups;
+mod written;
 
 use std::future::Future;
 use std::sync::Arc;

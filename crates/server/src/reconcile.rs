@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use model::{Kind, Resource};
-use store::{Change, Store, StoreError};
+use store::{Change, ChangeOp, Store, StoreError};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::ControlPlane;
-use crate::control::Registration;
+use crate::control::{Incoming, Registration};
 use crate::leader::REGISTERED_BY;
 
 /// How often the store's revision is checked (and, while it is unavailable, a reload retried).
@@ -136,13 +136,20 @@ fn unavailable(control: &ControlPlane, e: &StoreError) {
     control.metrics.set_store_available(false);
 }
 
-/// Reads the changed resources again and applies them; false when the store could not be read.
+/// Applies the changed resources: what this instance's API wrote as is, the rest read again from the
+/// store; false when the store could not be read.
 async fn apply(store: &dyn Store, control: &ControlPlane, burst: &[Change]) -> bool {
-    let keys: BTreeSet<&store::Key> = burst.iter().map(|c| &c.key).collect();
-    let mut updates = Vec::with_capacity(keys.len());
-    for key in keys {
+    // The last change of each key says what it is now.
+    let last: BTreeMap<&store::Key, &Change> = burst.iter().map(|c| (&c.key, c)).collect();
+    let mut updates = Vec::with_capacity(last.len());
+    for (key, change) in last {
+        let written = control.written.take(key, change.version);
+        if let (ChangeOp::Upsert, Some(valid)) = (change.op, written) {
+            updates.push((key.clone(), Some(Incoming::Valid(valid))));
+            continue;
+        }
         match store.get(key).await {
-            Ok(stored) => updates.push((key.clone(), stored.map(|s| s.resource))),
+            Ok(stored) => updates.push((key.clone(), stored.map(|s| Incoming::Read(Box::new(s.resource))))),
             Err(e) => {
                 unavailable(control, &e);
                 return false;

@@ -63,6 +63,14 @@ pub struct MeshChange {
     pub changed: Vec<(Kind, String)>,
 }
 
+/// A resource arriving at the served state.
+pub enum Incoming {
+    /// Read from the store or a file: validated on arrival.
+    Read(Box<Resource>),
+    /// Validated where it was written (this instance's API): served as it is.
+    Valid(Valid),
+}
+
 /// Which names of which meshes a change touched.
 type Touched = BTreeMap<String, BTreeSet<Name>>;
 
@@ -81,7 +89,7 @@ impl Served {
         let mut fresh: HashMap<String, MeshInputs> = HashMap::new();
         for resource in resources {
             let inputs = fresh.entry(mesh_of(&resource).to_owned()).or_default();
-            insert(inputs, resource);
+            insert(inputs, Incoming::Read(Box::new(resource)));
         }
         let mut touched = Touched::new();
         let meshes: BTreeSet<String> = self.inputs.keys().chain(fresh.keys()).cloned().collect();
@@ -112,7 +120,7 @@ impl Served {
     }
 
     /// Applies changed keys: each gets its new resource, or goes with None.
-    pub fn apply(&mut self, updates: Vec<(store::Key, Option<Resource>)>) -> Vec<MeshChange> {
+    pub fn apply(&mut self, updates: Vec<(store::Key, Option<Incoming>)>) -> Vec<MeshChange> {
         let mut touched = Touched::new();
         for (key, resource) in updates {
             let mesh = if key.kind == Kind::Mesh { key.name.clone() } else { key.mesh.clone() };
@@ -194,10 +202,14 @@ impl Served {
     }
 }
 
-/// Validates a served resource into its mesh's inputs (valid, or left out with a warning).
-fn insert(inputs: &mut MeshInputs, resource: Resource) {
-    let name: Name = (resource.kind(), resource.meta.name.clone());
-    match Valid::check(resource) {
+/// Puts a served resource into its mesh's inputs: valid (validated here unless it already was), or left
+/// out with a warning.
+fn insert(inputs: &mut MeshInputs, incoming: Incoming) {
+    let (name, checked): (Name, _) = match incoming {
+        Incoming::Read(resource) => ((resource.kind(), resource.meta.name.clone()), Valid::check(*resource)),
+        Incoming::Valid(valid) => ((valid.kind(), valid.meta.name.clone()), Ok((valid, Vec::new()))),
+    };
+    match checked {
         Ok((valid, _)) => {
             inputs.served.insert(name, valid);
         }
@@ -242,12 +254,12 @@ mod tests {
 
         // The same resource again changes nothing and rebuilds nothing.
         let before = served.mesh("default").map(|m| Arc::as_ptr(&m.snapshot));
-        assert!(served.apply(vec![(key(&dp), Some(dp.clone()))]).is_empty());
+        assert!(served.apply(vec![(key(&dp), Some(Incoming::Read(Box::new(dp.clone()))))]).is_empty());
         assert_eq!(served.mesh("default").map(|m| Arc::as_ptr(&m.snapshot)), before, "snapshot kept");
 
         // An invalid policy: its mesh alone is rebuilt, the policy is left out with a warning.
         let broken = parse(BROKEN);
-        let changes = served.apply(vec![(key(&broken), Some(broken.clone()))]);
+        let changes = served.apply(vec![(key(&broken), Some(Incoming::Read(Box::new(broken.clone()))))]);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].mesh, "default");
         assert_eq!(changes[0].changed, vec![(Kind::MeshTcpRoute, "broken".to_owned())]);

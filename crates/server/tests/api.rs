@@ -16,7 +16,10 @@ fn start() -> (u16, Arc<dyn Store>) {
 }
 
 fn start_with(configure: impl FnOnce(Api) -> Api + Send + 'static) -> (u16, Arc<dyn Store>) {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    start_on(Arc::new(MemoryStore::new()), configure)
+}
+
+fn start_on(store: Arc<dyn Store>, configure: impl FnOnce(Api) -> Api + Send + 'static) -> (u16, Arc<dyn Store>) {
     let control = ControlPlane::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
@@ -308,4 +311,64 @@ fn openapi_document_covers_every_kind_and_its_references_resolve() {
     // The MeshTCPRoute schema keeps the spec's limits.
     let text = doc["components"]["schemas"]["MeshTCPRoute"].to_string();
     assert!(text.contains("\"maxItems\""), "{text}");
+}
+
+/// A memory store that counts reads of single MeshTCPRoutes.
+#[derive(Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Store for CountingStore {
+    async fn get(&self, key: &store::Key) -> Result<Option<store::Stored>, store::StoreError> {
+        if key.kind == model::Kind::MeshTcpRoute {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.get(key).await
+    }
+    async fn list(&self, kind: model::Kind, mesh: Option<&str>) -> Result<Vec<store::Stored>, store::StoreError> {
+        self.inner.list(kind, mesh).await
+    }
+    async fn put(&self, resource: model::Resource, expect: store::Expect) -> Result<store::Stored, store::StoreError> {
+        self.inner.put(resource, expect).await
+    }
+    async fn delete(&self, key: &store::Key, version: Option<u64>) -> Result<(), store::StoreError> {
+        self.inner.delete(key, version).await
+    }
+    fn watch(&self) -> tokio::sync::broadcast::Receiver<store::Change> {
+        self.inner.watch()
+    }
+}
+
+#[test]
+fn an_api_write_is_served_without_reading_it_back_and_other_writes_are_read() {
+    let counting = Arc::new(CountingStore::default());
+    let (port, store) = start_on(counting.clone(), |api| api);
+    let served = |name: &str| {
+        (0..50).any(|_| {
+            let path = format!("/meshes/default/meshtcproutes/{name}/_resources/dataplanes");
+            let ok = call(port, "GET", &path, "").0 == 200;
+            if !ok {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            ok
+        })
+    };
+    let gets = || counting.gets.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(call(port, "PUT", "/meshes/default/meshtcproutes/split", ROUTE).0, 201);
+    assert!(served("split"), "the API's write is served");
+    assert_eq!(gets(), 0, "validated once in the API and served as it is: no read-back");
+
+    // A write this instance did not make (another control plane on a shared store) is read back.
+    let other = model::parse_resources(&ROUTE.replace("\"split\"", "\"other\""))
+        .expect("json")
+        .remove(0)
+        .expect("valid")
+        .resource;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(store.put(other, store::Expect::Absent)).expect("put");
+    assert!(served("other"), "another writer's resource is served");
+    assert_eq!(gets(), 1, "and was read back once");
 }

@@ -121,6 +121,14 @@ fn encode(resource: &Resource) -> String {
     value.to_string()
 }
 
+/// What a put returns: the resource it was given with the stored times. Parsing what was just encoded
+/// would give the same resource again (the model's write → parse identity), at the cost of a parse.
+fn written(mut resource: Resource, version: u64, created: String, modified: String) -> Stored {
+    resource.meta.creation_time = Some(created.clone());
+    resource.meta.modification_time = Some(modified.clone());
+    Stored { resource, version, creation_time: created, modification_time: modified }
+}
+
 fn decode(body: &str, version: u64, created: String, modified: String) -> Result<Stored, StoreError> {
     let docs = model::parse_resources(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut resource = docs

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use model::{Kind, Resource};
 use tokio::sync::broadcast;
 
-use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time};
+use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time, written};
 
 struct Row {
     body: String,
@@ -67,11 +67,8 @@ impl Store for MemoryStore {
                 (Some(r), _) => (r.version + 1, r.created.clone()),
                 (None, _) => (1, now.clone()),
             };
-            rows.insert(
-                key.clone(),
-                Row { body: body.clone(), version, created: created.clone(), modified: now.clone() },
-            );
-            decode(&body, version, created, now)?
+            rows.insert(key.clone(), Row { body, version, created: created.clone(), modified: now.clone() });
+            written(resource, version, created, now)
         };
         let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version: stored.version, revision: None });
         Ok(stored)

@@ -22,7 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::broadcast;
 
 use crate::coordination::{Coordination, Fence};
-use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time};
+use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time, written};
 
 /// The longest a write or a single-row read may take.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(900);
@@ -274,7 +274,7 @@ impl PostgresStore {
         let created: String = row.try_get("created").map_err(backend)?;
         let revision = self.announce(&mut tx, &key, ChangeOp::Upsert, version).await?;
         tx.commit().await.map_err(backend)?;
-        let stored = decode(&body, version, created, now)?;
+        let stored = written(resource, version, created, now);
         let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version, revision: Some(revision) });
         Ok(stored)
     }

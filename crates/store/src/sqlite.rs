@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::broadcast;
 
-use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time};
+use crate::{Change, ChangeOp, Expect, Key, Store, StoreError, Stored, conflict, decode, encode, time, written};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS resources (
     kind TEXT NOT NULL,
@@ -160,7 +160,7 @@ impl Store for SqliteStore {
             return Err(conflict(&key, "changed concurrently"));
         }
         tx.commit().await.map_err(backend)?;
-        let stored = decode(&body, u64::try_from(version).unwrap_or(0), created, now)?;
+        let stored = written(resource, u64::try_from(version).unwrap_or(0), created, now);
         let _ = self.changes.send(Change { key, op: ChangeOp::Upsert, version: stored.version, revision: None });
         Ok(stored)
     }

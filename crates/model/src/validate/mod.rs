@@ -88,6 +88,16 @@ impl Valid {
         if report.is_valid() { Ok((Self(std::sync::Arc::new(resource)), report.warnings)) } else { Err(report) }
     }
 
+    /// The same resource with the store's creation and modification times, which validation does not
+    /// look at (so the result is as valid as `self`).
+    #[must_use]
+    pub fn stamped(self, creation_time: &str, modification_time: &str) -> Self {
+        let mut resource = std::sync::Arc::unwrap_or_clone(self.0);
+        resource.meta.creation_time = Some(creation_time.to_owned());
+        resource.meta.modification_time = Some(modification_time.to_owned());
+        Self(std::sync::Arc::new(resource))
+    }
+
     /// The resource, shared.
     pub fn shared(&self) -> &std::sync::Arc<Resource> {
         &self.0

@@ -26,6 +26,7 @@ pub async fn conformance(store: Arc<dyn Store>) {
     let read = store.get(&key("a")).await.expect("get").expect("present");
     assert_eq!(read.resource.spec, route("a", 90).spec);
     assert_eq!(read.creation_time, created.creation_time);
+    assert_eq!(read.resource, created.resource, "a put returns what a read gives, times included");
     assert!(matches!(store.put(route("a", 1), Expect::Absent).await, Err(StoreError::Conflict { .. })), "create twice");
 
     // Update at the right version; a stale version conflicts; creation time stays.
