@@ -18,13 +18,14 @@ use crate::protocol::Protocol;
 use crate::snapshot::{BackendKey, ClusterOutcome, MeshSnapshot};
 use crate::warning::{Warning, WarningCode};
 
-/// A backendRef after name resolution.
+/// A backendRef after name resolution. Weights are already defaulted (the schema's 1 for an absent
+/// weight) and non-negative (validation refuses negative ones).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// A port of a real resource: the KRI with its section.
     Real { kri: Kri, weight: i64 },
     /// A `kuma.io/service` reference (MeshService by name, MeshServiceSubset), kept as written.
-    Legacy { name: String, tags: Tags, weight: Option<i64> },
+    Legacy { name: String, tags: Tags, weight: i64 },
 }
 
 /// Spec §4.4: resolves a backendRef; `None` when a real reference names nothing (it is dropped).
@@ -34,7 +35,7 @@ pub fn resolve_backend(snap: &MeshSnapshot, policy: Option<&Resource>, b: &Backe
         return Some(Backend::Legacy {
             name: b.name.clone().unwrap_or_default(),
             tags: b.tags.clone().unwrap_or_default(),
-            weight: b.weight,
+            weight: b.effective_weight(),
         });
     }
     let kind = resource_kind(&b.kind)?;
@@ -49,7 +50,7 @@ pub fn resolve_backend(snap: &MeshSnapshot, policy: Option<&Resource>, b: &Backe
         (_, Some(p)) if p > 0 => kri.with_section(&p.to_string()),
         _ => kri,
     };
-    Some(Backend::Real { kri, weight: b.weight.unwrap_or(1) })
+    Some(Backend::Real { kri, weight: b.effective_weight() })
 }
 
 /// The clusters of one proxy, shared by all its destinations: one per distinct backend.
@@ -91,18 +92,13 @@ pub fn make_splits(snap: &MeshSnapshot, backends: &[Backend], registry: &mut Clu
     let mut out = Splits { splits: Vec::new(), warnings: Vec::new(), unsupported: 0 };
     for backend in backends {
         let (weight, outcome) = match backend {
+            Backend::Real { weight: 0, .. } | Backend::Legacy { weight: 0, .. } => continue,
             Backend::Real { kri, weight } => {
-                if *weight == 0 {
-                    continue;
-                }
                 (*weight, snap.cluster(BackendKey::Real(kri.clone()), || real_cluster(snap, kri)))
             }
             Backend::Legacy { name, tags, weight } => {
-                if *weight == Some(0) {
-                    continue;
-                }
                 let key = BackendKey::Legacy { service: name.clone(), tags: tags.clone() };
-                (weight.unwrap_or(1), snap.cluster(key, || legacy_cluster(snap, name, tags)))
+                (*weight, snap.cluster(key, || legacy_cluster(snap, name, tags)))
             }
         };
         match outcome {

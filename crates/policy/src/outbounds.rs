@@ -191,7 +191,7 @@ impl Destination {
             Destination::Legacy { service, tags } => {
                 let mut subset = tags.clone();
                 subset.remove(SERVICE_TAG);
-                Backend::Legacy { name: service.clone(), tags: subset, weight: Some(100) }
+                Backend::Legacy { name: service.clone(), tags: subset, weight: 100 }
             }
             Destination::Real { kri, .. } => Backend::Real { kri: kri.clone(), weight: 100 },
         }
