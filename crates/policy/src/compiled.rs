@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use model::common::SERVICE_TAG;
+use model::common::{ProxyType, SERVICE_TAG};
 use model::kind::{Kind, Spec};
 use model::kri::Kri;
 use model::resource::{Resource, labels};
@@ -54,6 +54,8 @@ pub struct RoutePolicy {
     /// The tag selector of tag-selecting top-level kinds (Mesh, MeshSubset, MeshService,
     /// MeshServiceSubset), made once instead of per proxy.
     pub selector: Tags,
+    /// What the top-level targetRef selects, typed once: selection matches on this, not on `top`.
+    pub selects: Selects,
     /// How plans and inspect list this policy.
     pub policy_ref: PolicyRef,
     /// Its place in the priority order (spec §3.4) among all policies of its type: the order does not
@@ -68,7 +70,52 @@ impl RoutePolicy {
 
     /// Whether this policy is `Dataplane`-kind selected by name (beats labels in ordering).
     pub fn dataplane_by_name(&self) -> bool {
-        self.top.kind == TargetRefKind::Dataplane && !self.top.name_str().is_empty()
+        matches!(self.selects, Selects::DataplaneNamed(_))
+    }
+}
+
+/// What a top-level targetRef selects (spec §3.3), with the wire's optional fields resolved.
+#[derive(Debug)]
+pub enum Selects {
+    /// `Mesh` or `MeshSubset`: proxies whose tags match the selector, of these proxy types (empty: all).
+    Tagged { proxy_types: Vec<ProxyType> },
+    /// `MeshService` or `MeshServiceSubset`: proxies whose tags match the selector.
+    Service,
+    /// The builtin gateway of this name, on its listeners whose tags match the selector.
+    Gateway { name: String },
+    /// `Dataplane` with no name, namespace or labels: every sidecar.
+    AnyDataplane,
+    /// `Dataplane` by labels.
+    DataplaneLabels(Tags),
+    /// `Dataplane` by name (and namespace), resolved against the policy's mesh, zone and namespace.
+    DataplaneNamed(Kri),
+    /// A kind that selects no proxy as a top-level target.
+    Nothing,
+}
+
+impl Selects {
+    fn of(policy: &Resource, top: &TargetRef) -> Self {
+        match &top.kind {
+            TargetRefKind::Mesh | TargetRefKind::MeshSubset => {
+                Self::Tagged { proxy_types: top.proxy_types.clone().unwrap_or_default() }
+            }
+            TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset => Self::Service,
+            TargetRefKind::MeshGateway => Self::Gateway { name: top.name_str().to_owned() },
+            TargetRefKind::Dataplane if !top.name_str().is_empty() => Self::DataplaneNamed(names_in(
+                policy,
+                Kind::Dataplane.descriptor().short_name,
+                top.name_str(),
+                top.namespace_str(),
+            )),
+            TargetRefKind::Dataplane if top.namespace_str().is_empty() && top.labels_or_empty().is_empty() => {
+                Self::AnyDataplane
+            }
+            TargetRefKind::Dataplane => Self::DataplaneLabels(top.labels_or_empty().clone()),
+            TargetRefKind::MeshExternalService
+            | TargetRefKind::MeshMultiZoneService
+            | TargetRefKind::MeshHttpRoute
+            | TargetRefKind::Unknown(_) => Self::Nothing,
+        }
     }
 }
 
@@ -246,6 +293,7 @@ fn route_policy(
     Some(RoutePolicy {
         id: PolicyId::new(0),
         resource: resource.clone(),
+        selects: Selects::of(resource, &top),
         top,
         to,
         role,
@@ -415,14 +463,10 @@ fn resolve_target(index: &MeshIndex, policy: &Resource, target: &TargetRef) -> V
 
 /// Whether a Dataplane is the one a `Dataplane`-kind targetRef names, or carries its labels.
 pub(crate) fn names_dataplane(policy: &RoutePolicy, dataplane: &Resource) -> bool {
-    let top = &policy.top;
-    if top.name_str().is_empty() && top.namespace_str().is_empty() && top.labels_or_empty().is_empty() {
-        return true;
+    match &policy.selects {
+        Selects::AnyDataplane => true,
+        Selects::DataplaneLabels(labels) => has_labels(dataplane, labels),
+        Selects::DataplaneNamed(wanted) => dataplane.kri_id() == *wanted,
+        Selects::Tagged { .. } | Selects::Service | Selects::Gateway { .. } | Selects::Nothing => false,
     }
-    if top.name_str().is_empty() {
-        return has_labels(dataplane, top.labels_or_empty());
-    }
-    let wanted =
-        names_in(&policy.resource, Kind::Dataplane.descriptor().short_name, top.name_str(), top.namespace_str());
-    dataplane.kri_id() == wanted
 }

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
+use model::Tags;
 use model::kind::Spec;
 use model::kinds::dataplane::{DataplaneSpec, Networking, ProxyRole};
 use model::kinds::gateway::{ListenerProtocol, TlsMode};
 use model::resource::{Resource, labels};
 use model::validate::PolicyRole;
-use model::{Tags, TargetRefKind};
 
-use crate::compiled::{RoutePolicies, RoutePolicy, names_dataplane};
+use crate::compiled::{RoutePolicies, RoutePolicy, Selects, names_dataplane};
 use crate::snapshot::MeshSnapshot;
 
 /// A gateway listener and hostname a policy can select: (Dataplane address, port, hostname or `*`).
@@ -199,18 +199,16 @@ fn passes_namespace_filter(p: &RoutePolicy, proxy: &Proxy<'_>) -> bool {
 
 /// Spec §3.3: what the top-level targetRef selects.
 fn select(snap: &MeshSnapshot, p: &RoutePolicy, proxy: &Proxy<'_>) -> Selection {
-    let top = &p.top;
-    match &top.kind {
-        TargetRefKind::Mesh | TargetRefKind::MeshSubset => {
-            let allowed = top.proxy_types.as_ref().is_none_or(|t| t.is_empty() || t.contains(&proxy.proxy_type()));
-            if !allowed {
+    match &p.selects {
+        Selects::Tagged { proxy_types } => {
+            if !proxy_types.is_empty() && !proxy_types.contains(&proxy.proxy_type()) {
                 return Selection::default();
             }
             select_by_tags(&p.selector, proxy)
         }
-        TargetRefKind::MeshService | TargetRefKind::MeshServiceSubset => select_by_tags(&p.selector, proxy),
-        TargetRefKind::MeshGateway => match &proxy.gateway {
-            Some((gw, _)) if gw.meta.mesh == snap.mesh() && gw.display_name() == top.name_str() => {
+        Selects::Service => select_by_tags(&p.selector, proxy),
+        Selects::Gateway { name } => match &proxy.gateway {
+            Some((gw, _)) if gw.meta.mesh == snap.mesh() && gw.display_name() == name => {
                 let mut s = select_by_tags(&p.selector, proxy);
                 s.inbounds = 0;
                 s.delegated = false;
@@ -218,11 +216,8 @@ fn select(snap: &MeshSnapshot, p: &RoutePolicy, proxy: &Proxy<'_>) -> Selection 
             }
             _ => Selection::default(),
         },
-        TargetRefKind::Dataplane => select_dataplane(p, proxy),
-        TargetRefKind::MeshExternalService
-        | TargetRefKind::MeshMultiZoneService
-        | TargetRefKind::MeshHttpRoute
-        | TargetRefKind::Unknown(_) => Selection::default(),
+        Selects::AnyDataplane | Selects::DataplaneLabels(_) | Selects::DataplaneNamed(_) => select_dataplane(p, proxy),
+        Selects::Nothing => Selection::default(),
     }
 }
 

@@ -78,7 +78,7 @@ fn current(control: &ControlPlane, peer: &Peer, last_warnings: &mut Vec<Warning>
         Ok((set, warnings)) => {
             if warnings != *last_warnings {
                 for w in &warnings {
-                    tracing::warn!(proxy = %peer.id, code = ?w.code, about = %w.about, "{w}");
+                    tracing::warn!(proxy = %peer.id, code = w.code.as_str(), about = %w.about, "{w}");
                 }
                 *last_warnings = warnings;
             }
