@@ -115,11 +115,7 @@ impl MeshIndex {
                         let protocol = inbound.tags.get(PROTOCOL_TAG).map_or(Protocol::Unknown, |p| Protocol::parse(p));
                         protocols.entry(service.clone()).or_default().push(protocol);
                         if inbound_ready(inbound) {
-                            let address = inbound
-                                .address
-                                .clone()
-                                .or_else(|| net.advertised_address.clone())
-                                .unwrap_or_else(|| net.address.clone());
+                            let address = inbound.reachable_address(net).to_owned();
                             let endpoint =
                                 Endpoint { address, port: inbound.port, weight: 1, tags: inbound.tags.clone() };
                             self.service_endpoints.entry(service.clone()).or_default().push(endpoint);
@@ -269,7 +265,7 @@ impl MeshIndex {
                     None => inbound.port == port.number,
                 };
                 if selected && lands && inbound_ready(inbound) && (dp_name.is_some() || !selector_tags.is_empty()) {
-                    let address = inbound.address.clone().unwrap_or_else(|| net.address.clone());
+                    let address = inbound.listen_address(net).to_owned();
                     out.push(Endpoint { address, port: inbound.port, weight: 1, tags: inbound.tags.clone() });
                 }
             }

@@ -168,17 +168,13 @@ fn plan_inbounds(proxy: &Proxy<'_>) -> Vec<InboundPlan> {
     net.inbound
         .iter()
         .map(|i| {
-            let address = i.address.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| net.address.clone());
+            let address = i.listen_address(net).to_owned();
             InboundPlan {
                 name: names::inbound_listener_name(&address, i.port),
                 address,
                 port: i.port,
-                service_address: i
-                    .service_address
-                    .clone()
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or_else(|| "127.0.0.1".to_owned()),
-                service_port: i.service_port.filter(|p| *p != 0).unwrap_or(i.port),
+                service_address: i.service_address().to_owned(),
+                service_port: i.service_port(),
                 service: i.tags.get(model::common::SERVICE_TAG).cloned().unwrap_or_default(),
                 protocol: i.tags.get(model::common::PROTOCOL_TAG).map_or(Protocol::Tcp, |p| Protocol::parse(p)),
                 tags: i.tags.clone(),

@@ -60,6 +60,36 @@ pub struct Inbound {
     pub name: Option<String>,
 }
 
+/// A text field as Kuma's proto3 form reads it: empty is the same as absent.
+fn present(field: Option<&String>) -> Option<&str> {
+    field.map(String::as_str).filter(|s| !s.is_empty())
+}
+
+impl Inbound {
+    /// The address the inbound listens on: its own, else the Dataplane's.
+    pub fn listen_address<'a>(&'a self, networking: &'a Networking) -> &'a str {
+        present(self.address.as_ref()).unwrap_or(&networking.address)
+    }
+
+    /// Where the application listens: `serviceAddress`, else 127.0.0.1.
+    pub fn service_address(&self) -> &str {
+        present(self.service_address.as_ref()).unwrap_or("127.0.0.1")
+    }
+
+    /// `servicePort`, else the inbound's port.
+    pub fn service_port(&self) -> u32 {
+        self.service_port.filter(|p| *p != 0).unwrap_or(self.port)
+    }
+
+    /// The address other proxies reach this inbound at: its own, else the Dataplane's advertised
+    /// address, else its address.
+    pub fn reachable_address<'a>(&'a self, networking: &'a Networking) -> &'a str {
+        present(self.address.as_ref())
+            .or_else(|| present(networking.advertised_address.as_ref()))
+            .unwrap_or(&networking.address)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum InboundState {
     Ready,
