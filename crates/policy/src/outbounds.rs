@@ -49,7 +49,7 @@ impl OutboundPlanner<'_> {
     pub fn plan_all(&mut self, proxy: &Proxy<'_>) -> Vec<OutboundPlan> {
         let mut plans = Vec::new();
         for (i, outbound) in proxy.networking.outbound.iter().enumerate() {
-            let address = outbound.address.clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "127.0.0.1".to_owned());
+            let address = outbound.listen_address().to_owned();
             match destination(self.snap, proxy.dataplane, outbound) {
                 Some(destination) => {
                     let mut plan = self.plan_destination(address, outbound.port, &destination);

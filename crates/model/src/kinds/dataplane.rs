@@ -90,6 +90,13 @@ impl Inbound {
     }
 }
 
+impl Outbound {
+    /// The address the outbound listens on: its own, else 127.0.0.1.
+    pub fn listen_address(&self) -> &str {
+        present(self.address.as_ref()).unwrap_or("127.0.0.1")
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum InboundState {
     Ready,

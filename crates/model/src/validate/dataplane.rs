@@ -25,7 +25,7 @@ pub fn validate_dataplane(spec: &DataplaneSpec) -> Violations {
         if net.inbound.iter().any(|i| i.port == admin.port) {
             v.add(port_path.clone(), "must differ from inbound");
         }
-        if net.outbound.iter().any(|o| o.port == admin.port && o.address.as_deref().is_none_or(|a| a == "127.0.0.1")) {
+        if net.outbound.iter().any(|o| o.port == admin.port && o.listen_address() == "127.0.0.1") {
             v.add(port_path, "must differ from outbound");
         }
     }
