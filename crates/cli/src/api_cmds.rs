@@ -14,15 +14,20 @@ pub struct Target {
     pub cp_address: String,
     pub timeout: Duration,
     pub token: Option<String>,
+    pub ca_cert_file: Option<std::path::PathBuf>,
 }
 
 impl Target {
-    fn call(&self, method: &str, path: &str, body: &str) -> Result<Response, String> {
-        let (host, port) = client::parse_address(&self.cp_address).map_err(|e| e.to_string())?;
+    pub fn call(&self, method: &str, path: &str, body: &str) -> Result<Response, String> {
+        let ca = match &self.ca_cert_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| format!("--ca-cert-file {}: {e}", path.display()))?),
+            None => None,
+        };
+        let to = client::Target::parse(&self.cp_address, ca.as_deref()).map_err(|e| e.to_string())?;
         let authorization = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let headers: Vec<(&str, &str)> = authorization.iter().map(|a| ("Authorization", a.as_str())).collect();
         let response =
-            client::request(&host, port, method, path, &headers, body, self.timeout).map_err(|e| e.to_string())?;
+            client::request_to(&to, method, path, &headers, body, self.timeout).map_err(|e| e.to_string())?;
         if response.status == 401 {
             return Err(format!(
                 "{method} {path}: 401 Unauthenticated: pass --api-token (or MESHROUTE_API_TOKEN) with the admin token from the control plane's data directory (file admin-token)"
@@ -34,26 +39,27 @@ impl Target {
     /// A call that must succeed (2xx); the error says what the API said, with field errors one a line.
     fn call_ok(&self, method: &str, path: &str, body: &str) -> Result<Value, String> {
         let response = self.call(method, path, body)?;
-        let json: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
         if (200..300).contains(&response.status) {
-            return Ok(json);
+            return Ok(serde_json::from_str(&response.body).unwrap_or(Value::Null));
         }
-        let mut message = format!(
-            "{} {path}: {} {}: {}",
-            method,
-            response.status,
-            json["title"].as_str().unwrap_or("error"),
-            json["detail"].as_str().unwrap_or(&response.body)
-        );
-        for p in json["invalid_parameters"].as_array().into_iter().flatten() {
-            message.push_str(&format!(
-                "\n  {}: {}",
-                p["field"].as_str().unwrap_or(""),
-                p["reason"].as_str().unwrap_or("")
-            ));
-        }
-        Err(message)
+        Err(describe_error(method, path, &response))
     }
+}
+
+/// What an API error answer says: status, title, detail, and each invalid field on a line.
+pub fn describe_error(method: &str, path: &str, response: &Response) -> String {
+    let json: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    let mut message = format!(
+        "{} {path}: {} {}: {}",
+        method,
+        response.status,
+        json["title"].as_str().unwrap_or("error"),
+        json["detail"].as_str().unwrap_or(&response.body)
+    );
+    for p in json["invalid_parameters"].as_array().into_iter().flatten() {
+        message.push_str(&format!("\n  {}: {}", p["field"].as_str().unwrap_or(""), p["reason"].as_str().unwrap_or("")));
+    }
+    message
 }
 
 fn done(result: Result<(), String>) -> ExitCode {

@@ -79,7 +79,8 @@ fn demo(duration: Option<u64>, phase: u64) -> Result<(), String> {
     std::fs::create_dir_all(&data).map_err(io)?;
 
     let runtime = tokio::runtime::Runtime::new().map_err(io)?;
-    let control = server::ControlPlane::new();
+    // Everything runs on this machine, in plaintext on loopback: proxies are not asked for tokens.
+    let control = server::ControlPlane::without_dp_auth();
     let store: Arc<dyn Store> = runtime
         .block_on(store::SqliteStore::open(&data.join("meshroute.db")))
         .map(|s| Arc::new(s) as Arc<dyn Store>)
@@ -128,6 +129,9 @@ fn demo(duration: Option<u64>, phase: u64) -> Result<(), String> {
     println!(
         "demo: backends demo-backend-v1 (127.0.0.1:{}) and demo-backend-v2 (127.0.0.1:{}); Envoy client outbound 127.0.0.1:{outbound}",
         v1.port, v2.port
+    );
+    println!(
+        "demo: dataplane authentication is off (--dp-auth none) and the dataplane server is plaintext on loopback: for local development only; `meshroute run` asks proxies for dataplane tokens and serves TLS"
     );
     println!("demo: MeshTCPRoute demo-canary sends 90% of demo-backend's connections to v1, 10% to v2");
 

@@ -9,6 +9,7 @@
 
 mod api_cmds;
 mod demo_cmd;
+mod generate_cmd;
 mod inputs;
 mod inspect_cmd;
 mod logging;
@@ -103,6 +104,11 @@ enum Command {
         #[command(subcommand)]
         what: InspectCommand,
     },
+    /// Tokens and signing keys.
+    Generate {
+        #[command(subcommand)]
+        what: generate_cmd::GenerateCommand,
+    },
 }
 
 /// A Dataplane among resource files, and how to print what is computed for it.
@@ -120,7 +126,7 @@ struct DataplaneSource {
 
 /// The control plane's HTTP API.
 #[derive(clap::Args)]
-struct ApiTarget {
+pub struct ApiTarget {
     #[arg(long, env = "MESHROUTE_API_ADDRESS", default_value = "http://localhost:5681")]
     cp_address: String,
     /// Seconds to wait for the control plane.
@@ -130,14 +136,19 @@ struct ApiTarget {
     /// plane's data directory, file admin-token).
     #[arg(long, env = "MESHROUTE_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// The CA certificate (PEM) that an https:// --cp-address is verified with (the control plane's
+    /// <data-dir>/tls/ca.crt, unless it was given a certificate of its own).
+    #[arg(long, env = "MESHROUTE_CA_CERT_FILE")]
+    ca_cert_file: Option<std::path::PathBuf>,
 }
 
 impl ApiTarget {
-    fn target(&self) -> api_cmds::Target {
+    pub fn target(&self) -> api_cmds::Target {
         api_cmds::Target {
             cp_address: self.cp_address.clone(),
             timeout: std::time::Duration::from_secs(self.timeout),
             token: self.api_token.clone(),
+            ca_cert_file: self.ca_cert_file.clone(),
         }
     }
 }
@@ -210,6 +221,7 @@ fn main() -> ExitCode {
         Command::Inspect { what: InspectCommand::Meshtcproute { api, name, mesh, output } } => {
             api_cmds::inspect_policy(&api.target(), "meshtcproutes", &name, &mesh, output)
         }
+        Command::Generate { what } => generate_cmd::run(what),
         Command::Inspect { what: InspectCommand::Rules { source, shadow } } => {
             inspect_cmd::run_rules(&source.paths, &source.dataplane, source.output, shadow)
         }

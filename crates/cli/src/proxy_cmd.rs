@@ -12,9 +12,20 @@ use server::dp_server::{FEATURE_DELTA_GRPC, FEATURE_ENVOY_CONTRIB};
 
 #[derive(clap::Args)]
 pub struct ProxyArgs {
-    /// The control plane's dataplane server, http://HOST:PORT.
+    /// The control plane's dataplane server: https://HOST:PORT (verified with --ca-cert-file), or
+    /// http://HOST:PORT when the control plane is on this machine.
     #[arg(long, env = "MESHROUTE_CP_ADDRESS", default_value = "http://127.0.0.1:5678")]
     pub cp_address: String,
+    /// The CA certificate (PEM) the control plane's TLS certificate is verified with, by this command and
+    /// by Envoy (the control plane's <data-dir>/tls/ca.crt by default).
+    #[arg(long, env = "MESHROUTE_CA_CERT_FILE")]
+    pub ca_cert_file: Option<PathBuf>,
+    /// A file holding the dataplane token (`meshroute generate dataplane-token`).
+    #[arg(long, env = "MESHROUTE_DATAPLANE_TOKEN_FILE")]
+    pub dataplane_token_file: Option<PathBuf>,
+    /// The dataplane token itself (prefer --dataplane-token-file: a command line is visible to others).
+    #[arg(long, env = "MESHROUTE_DATAPLANE_TOKEN", hide_env_values = true, conflicts_with = "dataplane_token_file")]
+    pub dataplane_token: Option<String>,
     /// The Dataplane resource (Universal or Kubernetes form).
     #[arg(long, short = 'd')]
     pub dataplane_file: PathBuf,
@@ -40,17 +51,6 @@ pub struct ProxyArgs {
     pub bootstrap_timeout: u64,
 }
 
-/// `http://host:port` → (host, port). TLS to the control plane is not supported yet.
-fn parse_cp_address(url: &str) -> Result<(String, u16), String> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("grpc://")).ok_or_else(|| {
-        format!("--cp-address {url:?}: use http://HOST:PORT (TLS to the control plane is not supported yet)")
-    })?;
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("--cp-address {url:?}: no port"))?;
-    let port = port.parse().map_err(|_| format!("--cp-address {url:?}: bad port"))?;
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port))
-}
-
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -61,9 +61,25 @@ fn fail(message: &str) -> ExitCode {
 }
 
 pub fn run(args: &ProxyArgs) -> ExitCode {
-    let (cp_host, cp_port) = match parse_cp_address(&args.cp_address) {
-        Ok(a) => a,
-        Err(e) => return fail(&e),
+    let ca_cert = match &args.ca_cert_file {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return fail(&format!("--ca-cert-file {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let cp_address = args.cp_address.replace("grpc://", "http://").replace("grpcs://", "https://");
+    let target = match support::client::Target::parse(&cp_address, ca_cert.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("--cp-address: {e}")),
+    };
+    let token = match (&args.dataplane_token_file, &args.dataplane_token) {
+        (Some(path), _) => match std::fs::read_to_string(path) {
+            Ok(t) => t.trim().to_owned(),
+            Err(e) => return fail(&format!("--dataplane-token-file {}: {e}", path.display())),
+        },
+        (None, Some(t)) => t.trim().to_owned(),
+        (None, None) => String::new(),
     };
     let text = match std::fs::read_to_string(&args.dataplane_file) {
         Ok(t) => t,
@@ -92,25 +108,30 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
         "proxyType": "dataplane",
         "dataplaneResource": model::to_universal(&dataplane).to_string(),
         "features": features,
+        "dataplaneToken": token,
+        "caCert": ca_cert.as_deref().map(String::from_utf8_lossy).unwrap_or_default(),
     });
     let deadline = Instant::now() + Duration::from_secs(args.bootstrap_timeout);
-    let mut config = match fetch_bootstrap(&cp_host, cp_port, &request.to_string(), deadline) {
+    let mut config = match fetch_bootstrap(&target, &request.to_string(), deadline) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
     // The admin port is this machine's business: ours replaces the control plane's default.
     config["admin"]["address"]["socketAddress"]["portValue"] = json!(admin_port);
-    let work_dir = std::env::temp_dir().join(format!("meshroute-proxy-{}-{}", dataplane.meta.name, std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&work_dir) {
-        return fail(&format!("{}: {e}", work_dir.display()));
-    }
+    // The bootstrap holds the token: it goes into a folder only we can read, under a name nobody could
+    // have prepared.
+    let work_dir = match support::private::fresh_dir(&std::env::temp_dir(), "meshroute-proxy") {
+        Ok(d) => d,
+        Err(e) => return fail(&format!("cannot make a private folder in {}: {e}", std::env::temp_dir().display())),
+    };
     let config_path = work_dir.join("bootstrap.yaml");
-    if let Err(e) = std::fs::write(&config_path, config.to_string()) {
+    if let Err(e) = support::private::write_private(&config_path, config.to_string().as_bytes(), 0o600) {
+        let _ = std::fs::remove_dir_all(&work_dir);
         return fail(&format!("{}: {e}", config_path.display()));
     }
     eprintln!(
-        "meshroute: starting Envoy for {}/{} (admin 127.0.0.1:{admin_port}, control plane {cp_host}:{cp_port})",
-        dataplane.meta.mesh, dataplane.meta.name
+        "meshroute: starting Envoy for {}/{} (admin 127.0.0.1:{admin_port}, control plane {})",
+        dataplane.meta.mesh, dataplane.meta.name, args.cp_address
     );
     let code = supervise(&envoy, &config_path, args);
     let _ = std::fs::remove_dir_all(&work_dir);
@@ -119,12 +140,12 @@ pub fn run(args: &ProxyArgs) -> ExitCode {
 
 /// `POST /bootstrap`, as kuma-dp does; connection failures and 5xx are retried every second until
 /// `deadline`, a 4xx is final.
-fn fetch_bootstrap(host: &str, port: u16, body: &str, deadline: Instant) -> Result<Value, String> {
+fn fetch_bootstrap(target: &support::client::Target, body: &str, deadline: Instant) -> Result<Value, String> {
     let headers = [("Accept", "application/json")];
+    let (host, port) = (&target.host, target.port);
     loop {
-        let last = match support::client::request(
-            host,
-            port,
+        let last = match support::client::request_to(
+            target,
             "POST",
             "/bootstrap",
             &headers,

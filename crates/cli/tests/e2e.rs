@@ -166,8 +166,9 @@ fn proxy_stops_envoy_and_exits_on_sigterm() {
     let outbound = free_port();
     let file = cp.dir.join("client.yaml");
     std::fs::write(&file, client(outbound)).expect("dataplane");
+    let token = cp.dataplane_token(meshroute(), "default", "client-1");
     let mut proxy = std::process::Command::new(meshroute())
-        .args(["proxy", "--cp-address", &cp.address(), "--dataplane-file"])
+        .args(["proxy", "--cp-address", &cp.address(), "--dataplane-token", &token, "--dataplane-file"])
         .arg(&file)
         .arg("--envoy-binary")
         .arg(testkit::envoy::binary())

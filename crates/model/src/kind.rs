@@ -9,6 +9,7 @@ use crate::kinds::gateway::MeshGatewaySpec;
 use crate::kinds::legacy::{ExternalServiceSpec, TrafficRouteSpec};
 use crate::kinds::mesh::MeshSpec;
 use crate::kinds::routes::{MeshHttpRouteSpec, MeshTcpRouteSpec};
+use crate::kinds::secret::{GlobalSecretSpec, SecretSpec};
 use crate::kinds::services::{MeshExternalServiceSpec, MeshMultiZoneServiceSpec, MeshServiceSpec};
 
 /// Whether a resource lives inside a mesh or beside the meshes.
@@ -170,6 +171,15 @@ kinds! {
         display: ("Mesh TCP Route", "Mesh TCP Routes"), scope: Mesh, layout: SpecField, policy: true,
         status: false,
     }
+    Secret(SecretSpec) {
+        wire: "Secret", path: "secrets", singular: "secret", short: "",
+        display: ("Secret", "Secrets"), scope: Mesh, layout: TopLevel, policy: false, status: false,
+    }
+    GlobalSecret(GlobalSecretSpec) {
+        wire: "GlobalSecret", path: "global-secrets", singular: "global-secret", short: "",
+        display: ("Global Secret", "Global Secrets"), scope: Global, layout: TopLevel, policy: false,
+        status: false,
+    }
 }
 
 impl Kind {
@@ -192,6 +202,12 @@ impl Kind {
 
     pub fn wire_name(self) -> &'static str {
         self.descriptor().wire_name
+    }
+
+    /// Kinds only admins may read: they hold signing keys and other secrets. They are never part of a
+    /// mesh's routing snapshot.
+    pub fn is_confidential(self) -> bool {
+        matches!(self, Kind::Secret | Kind::GlobalSecret)
     }
 }
 

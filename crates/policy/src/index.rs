@@ -137,7 +137,8 @@ impl MeshIndex {
                 }
             }
             Spec::TrafficRoute(_) => self.has_traffic_routes = true,
-            Spec::MeshTcpRoute(_) | Spec::MeshHttpRoute(_) => {}
+            // Secrets never reach a snapshot (the control plane keeps them apart).
+            Spec::MeshTcpRoute(_) | Spec::MeshHttpRoute(_) | Spec::Secret(_) | Spec::GlobalSecret(_) => {}
         }
     }
 

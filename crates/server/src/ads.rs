@@ -12,6 +12,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use envoy_types::pb::google::protobuf::value::Kind as ValueKind;
+use model::{Kind, Resource};
 use policy::warning::Warning;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
@@ -19,7 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use xds::ResourceSet;
 
-use crate::control::{ControlPlane, Nack};
+use crate::control::{ControlPlane, DpAuth, Nack};
 use crate::dataplane::parse_dataplane;
 use crate::delta::DeltaSession;
 use crate::proxy_id::ProxyId;
@@ -48,8 +49,9 @@ struct Peer {
     options: policy::PlanOptions,
 }
 
-/// Reads the proxy id `<mesh>.<name>` and registers the Dataplane the node metadata carries.
-fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
+/// Reads the proxy id `<mesh>.<name>`, checks the stream's token against the Dataplane it claims (the
+/// one in the node metadata, else the one applied) and registers the Dataplane the metadata carries.
+fn identify(control: &ControlPlane, node: &Node, token: Option<&str>) -> Result<Peer, Status> {
     let id = ProxyId::parse(&node.id)
         .ok_or_else(|| Status::invalid_argument(format!("node id {:?} is not <mesh>.<name>", node.id)))?;
     let field = |key: &str| node.metadata.as_ref().and_then(|m| m.fields.get(key)).and_then(|v| v.kind.as_ref());
@@ -68,8 +70,30 @@ fn identify(control: &ControlPlane, node: &Node) -> Result<Peer, Status> {
         }
         _ => None,
     };
-    control.connect(&id, dataplane);
+    if control.dp_auth == DpAuth::Tokens {
+        let claimed = match &dataplane {
+            Some(dp) => Resource::clone(dp),
+            None => control.served(Kind::Dataplane, &id.mesh, &id.name).ok_or_else(|| {
+                Status::unauthenticated(format!(
+                    "authentication failed: there is no Dataplane {}/{}: send it in the node metadata or apply it first",
+                    id.mesh, id.name
+                ))
+            })?,
+        };
+        if let Err(e) = control.authenticate_proxy(token, &claimed) {
+            tracing::warn!(proxy = %id, reason = e.reason(), "ADS stream refused: {e}");
+            return Err(Status::unauthenticated(format!("authentication failed: {e}")));
+        }
+    }
+    control.connect(&id, dataplane).map_err(|e| Status::failed_precondition(e.to_string()))?;
     Ok(Peer { id, options: policy::PlanOptions { kafka_filter: contrib, ..policy::PlanOptions::default() } })
+}
+
+/// The credential of a stream: its `authorization` metadata, as Envoy sends it from the bootstrap
+/// (`Bearer ` in front is accepted too).
+fn credential<T>(request: &Request<T>) -> Option<String> {
+    let value = request.metadata().get("authorization")?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ").unwrap_or(value).to_owned())
 }
 
 /// The current resources of a peer; a problem is logged and gives None (never a partial set).
@@ -174,6 +198,7 @@ async fn run_stream<S: Session>(
     control: Arc<ControlPlane>,
     mut session: S,
     mut requests: Streaming<S::Request>,
+    token: Option<String>,
     responses: mpsc::Sender<Result<S::Response, Status>>,
 ) where
     S::Request: prost::Message + Default,
@@ -199,7 +224,7 @@ async fn run_stream<S: Session>(
                         let _ = responses.send(Err(Status::invalid_argument("the first request has no node"))).await;
                         break;
                     };
-                    match identify(&control, node) {
+                    match identify(&control, node, token.as_deref()) {
                         Ok(p) => {
                             // Resources are first computed after this, so earlier changes are already in.
                             generations = Some(control.subscribe_proxy(&p.id));
@@ -212,6 +237,15 @@ async fn run_stream<S: Session>(
                     }
                 }
                 let Some(p) = &peer else { break };
+                // The identity is fixed for the life of a stream (it was authenticated once).
+                if let Some(node) = S::node(&req).filter(|n| !n.id.is_empty() && n.id != p.id.to_string()) {
+                    let message = format!(
+                        "stream was authenticated for ID {}. Received request is for node with ID {}. Node ID cannot be changed after stream is initialized",
+                        p.id, node.id
+                    );
+                    let _ = responses.send(Err(Status::permission_denied(message))).await;
+                    break;
+                }
                 if resources.is_none() {
                     // Nothing is planned from a control plane that has not loaded its resources yet.
                     control.wait_ready().await;
@@ -274,7 +308,8 @@ impl AggregatedDiscoveryService for Ads {
         request: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(run_stream(self.control.clone(), SotwSession::default(), request.into_inner(), tx));
+        let token = credential(&request);
+        tokio::spawn(run_stream(self.control.clone(), SotwSession::default(), request.into_inner(), token, tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
@@ -283,7 +318,8 @@ impl AggregatedDiscoveryService for Ads {
         request: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(run_stream(self.control.clone(), DeltaSession::default(), request.into_inner(), tx));
+        let token = credential(&request);
+        tokio::spawn(run_stream(self.control.clone(), DeltaSession::default(), request.into_inner(), token, tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

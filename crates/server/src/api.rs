@@ -42,6 +42,7 @@ impl Api {
 pub fn router(api: Api) -> Router {
     let control = api.control.clone();
     let token = api.token.clone();
+    let secrets: Arc<dyn crate::tokens::SecretSource> = api.control.clone();
     Router::new()
         .route("/", get(index))
         .route("/config", get(|State(api): State<Api>| async move { ok(StatusCode::OK, (*api.config).clone()) }))
@@ -55,20 +56,27 @@ pub fn router(api: Api) -> Router {
         .route("/meshes/{mesh}/dataplanes/{name}/{view}", get(inspect_dataplane))
         .route("/meshes/{mesh}/dataplanes/{name}/_outbounds/{kri}/_routes", get(inspect_routes))
         .route("/meshes/{mesh}/{path}/{name}/_resources/dataplanes", get(affected_dataplanes))
+        .route("/tokens/dataplane", axum::routing::post(crate::token_api::dataplane_token))
+        .route("/tokens/user", axum::routing::post(crate::token_api::user_token))
         .route("/{path}", get(list_everywhere))
+        .route("/{path}/{name}", get(get_global).put(put_global).delete(delete_global))
         .with_state(api)
         .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
-            let token = token.clone();
+            let (token, secrets) = (token.clone(), secrets.clone());
             async move {
-                match &token {
-                    Some(t) if !crate::auth::bearer_matches(request.headers(), t) => ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "Unauthenticated",
-                        "this API needs a token: send Authorization: Bearer <token> (the admin token is in the data directory, file admin-token)",
-                    )
-                    .into_response(),
-                    _ => next.run(request).await,
+                let access = match &token {
+                    None => crate::auth::Access::Admin,
+                    Some(admin) => match crate::auth::caller_access(request.headers(), admin, secrets.as_ref()) {
+                        Ok(access) => access,
+                        Err(why) => {
+                            return ApiError::new(StatusCode::UNAUTHORIZED, "Unauthenticated", &why).into_response();
+                        }
+                    },
+                };
+                if let Err(why) = access.allows(request.method(), request.uri().path()) {
+                    return ApiError::new(StatusCode::FORBIDDEN, "Access Denied", &why).into_response();
                 }
+                next.run(request).await
             }
         }))
         .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
@@ -92,19 +100,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, title: &str, detail: &str) -> Self {
+    pub fn new(status: StatusCode, title: &str, detail: &str) -> Self {
         Self { status, title: title.to_owned(), detail: detail.to_owned(), params: Vec::new() }
+    }
+
+    pub fn into_params(self) -> Vec<(String, String)> {
+        self.params
     }
 
     fn not_found(title: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, title, "Not found")
     }
 
-    fn invalid(params: Vec<(String, String)>) -> Self {
+    pub fn invalid(params: Vec<(String, String)>) -> Self {
         Self { params, ..Self::new(StatusCode::BAD_REQUEST, "Could not process a resource", "Resource is not valid") }
     }
 
-    fn store(title: &str, e: &StoreError) -> Self {
+    pub fn store(title: &str, e: &StoreError) -> Self {
         match e {
             StoreError::NotFound(..) => Self::not_found(title),
             StoreError::Conflict { reason, .. } => Self::new(StatusCode::CONFLICT, "Conflict", reason),
@@ -137,7 +149,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type Reply = Result<Response, ApiError>;
+pub type Reply = Result<Response, ApiError>;
 
 #[allow(clippy::unnecessary_wraps)] // every handler returns a Reply
 fn ok(status: StatusCode, body: Value) -> Reply {
@@ -201,6 +213,14 @@ fn kind_at(path: &str) -> Result<Kind, ApiError> {
         .iter()
         .copied()
         .find(|k| k.descriptor().rest_path == path)
+        .ok_or_else(|| ApiError::not_found("Could not find the resource type"))
+}
+
+/// A global kind other than Mesh (which has its own routes) at `/{path}`.
+fn global_kind_at(path: &str) -> Result<Kind, ApiError> {
+    kind_at(path)
+        .ok()
+        .filter(|k| *k != Kind::Mesh && k.descriptor().scope == model::kind::Scope::Global)
         .ok_or_else(|| ApiError::not_found("Could not find the resource type"))
 }
 
@@ -386,6 +406,27 @@ async fn put_one(api: &Api, kind: Kind, mesh: &str, name: &str, headers: &Header
     api.control.written.record(key, stored.version, valid.stamped(&stored.creation_time, &stored.modification_time));
     let status = if stored.version == 1 { StatusCode::CREATED } else { StatusCode::OK };
     ok(status, json!({ "warnings": warnings }))
+}
+
+async fn get_global(State(api): State<Api>, Path((path, name)): Path<(String, String)>) -> Reply {
+    get_one(&api, global_kind_at(&path)?, "", &name).await
+}
+
+async fn put_global(
+    State(api): State<Api>,
+    Path((path, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Reply {
+    put_one(&api, global_kind_at(&path)?, "", &name, &headers, &body).await
+}
+
+async fn delete_global(
+    State(api): State<Api>,
+    Path((path, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Reply {
+    delete_one(&api, global_kind_at(&path)?, "", &name, &headers).await
 }
 
 async fn put_mesh(State(api): State<Api>, Path(name): Path<String>, headers: HeaderMap, body: String) -> Reply {

@@ -24,6 +24,11 @@ pub struct BootstrapParams<'a> {
     pub admin_port: u16,
     pub protocol: XdsProtocol,
     pub envoy_contrib: bool,
+    /// The dataplane token Envoy shows on its ADS streams (`authorization` metadata).
+    pub token: Option<&'a str>,
+    /// When set, Envoy reaches ADS over TLS, verifying the control plane with the CA (PEM) when given
+    /// (the proxy verified `/bootstrap` with it), else not (the proxy skipped verification too).
+    pub tls: Option<Option<&'a str>>,
 }
 
 pub fn bootstrap(p: &BootstrapParams<'_>) -> Value {
@@ -32,7 +37,11 @@ pub fn bootstrap(p: &BootstrapParams<'_>) -> Value {
         XdsProtocol::Delta => "DELTA_GRPC",
     };
     let cp_is_ip = p.cp_host.parse::<std::net::IpAddr>().is_ok();
-    json!({
+    let mut grpc_service = json!({ "envoyGrpc": { "clusterName": "ads_cluster" } });
+    if let Some(token) = p.token {
+        grpc_service["initialMetadata"] = json!([{ "key": "authorization", "value": token }]);
+    }
+    let mut config = json!({
         "node": {
             "id": format!("{}.{}", p.mesh, p.name),
             "cluster": p.service,
@@ -44,7 +53,7 @@ pub fn bootstrap(p: &BootstrapParams<'_>) -> Value {
                 "apiType": api_type,
                 "transportApiVersion": "V3",
                 "setNodeOnFirstMessageOnly": true,
-                "grpcServices": [{ "envoyGrpc": { "clusterName": "ads_cluster" } }],
+                "grpcServices": [grpc_service],
             },
             "cdsConfig": { "ads": {}, "resourceApiVersion": "V3", "initialFetchTimeout": "0s" },
             "ldsConfig": { "ads": {}, "resourceApiVersion": "V3", "initialFetchTimeout": "0s" },
@@ -68,5 +77,21 @@ pub fn bootstrap(p: &BootstrapParams<'_>) -> Value {
                 },
             }],
         },
-    })
+    });
+    if let Some(ca) = p.tls {
+        let mut tls = json!({
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "commonTlsContext": { "alpnProtocols": ["h2"] },
+        });
+        if let Some(ca) = ca {
+            tls["commonTlsContext"]["validationContext"] = json!({ "trustedCa": { "inlineString": ca } });
+        }
+        // SNI only for a name: an IP address is not a valid server name.
+        if !cp_is_ip {
+            tls["sni"] = json!(p.cp_host);
+        }
+        config["staticResources"]["clusters"][0]["transportSocket"] =
+            json!({ "name": "envoy.transport_sockets.tls", "typedConfig": tls });
+    }
+    config
 }

@@ -40,6 +40,24 @@ pub enum ResourcesError {
     Encode(#[from] xds::CanonicalError),
 }
 
+/// How proxies prove who they are, at `/bootstrap` and on ADS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DpAuth {
+    /// A dataplane token for the Dataplane the proxy claims (the default).
+    Tokens,
+    /// Nobody is checked: for local development (`--dp-auth none`) and tests.
+    None,
+}
+
+/// Why a proxy's stream is refused after its token was accepted.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "Dataplane {mesh}/{name} was applied by a user (through the API or files); a proxy may not replace it with a different one: connect without a Dataplane in the node metadata, or send the applied one"
+    )]
+    UserApplied { mesh: String, name: String },
+}
+
 pub struct ControlPlane {
     pub metrics: Arc<crate::metrics::Metrics>,
     served: RwLock<Served>,
@@ -50,11 +68,23 @@ pub struct ControlPlane {
     outbox: Outbox,
     /// What this instance's API wrote, validated, for the reconcile loop to serve without a read-back.
     pub written: Written,
+    pub dp_auth: DpAuth,
 }
 
 impl ControlPlane {
+    /// A control plane whose proxies must show dataplane tokens.
     pub fn new() -> Arc<Self> {
+        Self::with_dp_auth(DpAuth::Tokens)
+    }
+
+    /// A control plane that lets any proxy in: local development and tests only.
+    pub fn without_dp_auth() -> Arc<Self> {
+        Self::with_dp_auth(DpAuth::None)
+    }
+
+    pub fn with_dp_auth(dp_auth: DpAuth) -> Arc<Self> {
         Arc::new(Self {
+            dp_auth,
             metrics: Arc::default(),
             served: RwLock::new(Served::default()),
             loads: watch::channel(0).0,
@@ -86,16 +116,45 @@ impl ControlPlane {
     /// A proxy's stream opened, with the Dataplane it sent in its node metadata, if any (kuma-dp sends it
     /// on Universal). A proxy may have several streams (a reconnect overlaps the old one); it stays
     /// registered until the last one ends.
-    pub fn connect(&self, proxy: &ProxyId, dataplane: Option<Valid>) {
+    pub fn connect(&self, proxy: &ProxyId, dataplane: Option<Valid>) -> Result<(), ConnectError> {
         let mut served = self.served.write().unwrap_or_else(PoisonError::into_inner);
-        let (registered, changes) = served.connect(proxy, dataplane.clone());
+        let (registered, changes) = match served.connect(proxy, dataplane.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                drop(served);
+                tracing::warn!(proxy = %proxy, "refused: {e}");
+                self.status.update(proxy, |s| s.refused = Some(e.to_string()));
+                return Err(e);
+            }
+        };
         if registered && let Some(dp) = dataplane {
             self.outbox.send(Registration::Connected(Resource::clone(&dp)));
         }
         // Under the served lock, so a concurrent disconnect of an older stream cannot overwrite it.
-        self.status.update(proxy, |s| s.connected = true);
+        self.status.update(proxy, |s| {
+            s.connected = true;
+            s.refused = None;
+        });
         drop(served);
         self.wakeups.notify(&changes);
+        Ok(())
+    }
+
+    /// Whether the caller holding `token` may be the proxy of `dataplane`. A refusal is counted by reason
+    /// (never by anything the caller sent).
+    pub fn authenticate_proxy(
+        &self,
+        token: Option<&str>,
+        dataplane: &Resource,
+    ) -> Result<(), crate::tokens::AuthError> {
+        if self.dp_auth == DpAuth::None {
+            return Ok(());
+        }
+        let result = crate::tokens::dataplane::authenticate(token.unwrap_or_default(), dataplane, self);
+        if let Err(e) = &result {
+            self.metrics.auth_failure(e.reason());
+        }
+        result
     }
 
     /// A proxy's stream ended; with its last stream, its registered Dataplane goes away, and so does
@@ -173,5 +232,32 @@ impl ControlPlane {
 
     pub fn status(&self, proxy: &ProxyId) -> Option<ProxyStatus> {
         self.status.get(proxy)
+    }
+}
+
+impl ControlPlane {
+    /// The served signing keys of `set`, as (secret name, bytes).
+    pub fn signing_keys(&self, set: &crate::tokens::keys::KeySet) -> Vec<(String, Vec<u8>)> {
+        let served = self.served.read().unwrap_or_else(PoisonError::into_inner);
+        served
+            .secrets(set.kind(), set.mesh())
+            .filter(|(name, _)| set.serial_of(name).is_some())
+            .filter_map(|(name, valid)| Some((name.to_owned(), secret_bytes(valid)?)))
+            .collect()
+    }
+}
+
+fn secret_bytes(resource: &Resource) -> Option<Vec<u8>> {
+    match &resource.spec {
+        model::Spec::Secret(s) => s.bytes(),
+        model::Spec::GlobalSecret(s) => s.bytes(),
+        _ => None,
+    }
+}
+
+impl crate::tokens::SecretSource for ControlPlane {
+    fn secret(&self, kind: Kind, mesh: &str, name: &str) -> Option<Vec<u8>> {
+        let served = self.served.read().unwrap_or_else(PoisonError::into_inner);
+        secret_bytes(served.get(kind, mesh, name)?)
     }
 }

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::ControlPlane;
 use crate::bootstrap::{BootstrapParams, XdsProtocol, bootstrap};
+use crate::tokens::AuthError;
 
 /// The feature kuma-dp announces when its Envoy uses incremental xDS.
 pub const FEATURE_DELTA_GRPC: &str = "feature-delta-grpc";
@@ -41,6 +42,10 @@ pub struct BootstrapRequest {
     /// The Dataplane as JSON (or YAML) text, as kuma-dp sends it on Universal.
     pub dataplane_resource: String,
     pub features: Vec<String>,
+    /// The dataplane token; Envoy sends it on every ADS stream (the bootstrap carries it).
+    pub dataplane_token: String,
+    /// The CA the proxy verified this server with (PEM); Envoy verifies ADS with it too.
+    pub ca_cert: String,
 }
 
 #[derive(Clone)]
@@ -54,7 +59,13 @@ fn plain(status: StatusCode, message: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
 }
 
-async fn post_bootstrap(State(dp): State<DpServer>, headers: HeaderMap, body: String) -> Response {
+async fn post_bootstrap(
+    State(dp): State<DpServer>,
+    tls: Option<axum::Extension<OverTls>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let over_tls = tls.is_some_and(|t| t.0.0);
     let request: BootstrapRequest = match serde_json::from_str(&body) {
         Ok(r) => r,
         Err(e) => return plain(StatusCode::BAD_REQUEST, format!("malformed bootstrap request: {e}")),
@@ -76,6 +87,11 @@ async fn post_bootstrap(State(dp): State<DpServer>, headers: HeaderMap, body: St
             Err(message) => return plain(StatusCode::UNPROCESSABLE_ENTITY, message),
         }
     };
+    if let Err(e) = dp.control.authenticate_proxy(Some(&request.dataplane_token), &dataplane) {
+        tracing::warn!(mesh = %dataplane.meta.mesh, name = %dataplane.meta.name, reason = e.reason(), "bootstrap refused: {e}");
+        let status = if e == AuthError::Missing { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::UNAUTHORIZED };
+        return plain(status, format!("authentication failed: {e}"));
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -109,6 +125,8 @@ async fn post_bootstrap(State(dp): State<DpServer>, headers: HeaderMap, body: St
             XdsProtocol::Sotw
         },
         envoy_contrib: request.features.iter().any(|f| f == FEATURE_ENVOY_CONTRIB),
+        token: (!request.dataplane_token.trim().is_empty()).then(|| request.dataplane_token.trim()),
+        tls: over_tls.then(|| (!request.ca_cert.trim().is_empty()).then_some(request.ca_cert.as_str())),
     });
     // JSON is YAML: Envoy reads this text as a `.yaml` bootstrap.
     let text = serde_json::to_string_pretty(&config).unwrap_or_default();
@@ -152,12 +170,23 @@ pub fn router(control: Arc<ControlPlane>, port: u16) -> axum::Router {
         .merge(ads)
 }
 
+/// How a connection reached the dataplane server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverTls(pub bool);
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+/// How long a new connection may take to send its first byte and finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves the dataplane server on `listener` until `shutdown` completes: HTTP/1.1 and HTTP/2 (prior
 /// knowledge, as Envoy's gRPC client speaks it) on one port, with HTTP/2 keepalive pings so a vanished
-/// proxy's stream ends.
+/// proxy's stream ends. With `tls`, a connection that starts a TLS handshake gets TLS, and plaintext is
+/// accepted only from loopback peers (the demo, local development); without it, plaintext only.
 pub async fn serve(
     control: Arc<ControlPlane>,
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let router = router(control, listener.local_addr()?.port());
@@ -168,7 +197,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         tracing::warn!("dataplane server: accept failed: {e}");
@@ -176,12 +205,35 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
+                let (router, builder, watcher, tls) = (router.clone(), builder.clone(), graceful.watcher(), tls.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!("dataplane server connection: {e}");
+                    let mut first = [0u8; 1];
+                    let starts_tls = matches!(
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await,
+                        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE
+                    );
+                    match tls {
+                        Some(acceptor) if starts_tls => {
+                            let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
+                                tracing::debug!("dataplane server: TLS handshake with {peer} failed");
+                                return;
+                            };
+                            let service = hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(OverTls(true))));
+                            let connection = watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                            if let Err(e) = connection.await {
+                                tracing::debug!("dataplane server connection: {e}");
+                            }
+                        }
+                        Some(_) if !peer.ip().is_loopback() => {
+                            tracing::debug!("dataplane server: plaintext from {peer} refused: only loopback peers may skip TLS");
+                        }
+                        _ => {
+                            let service = hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(OverTls(false))));
+                            let connection = watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                            if let Err(e) = connection.await {
+                                tracing::debug!("dataplane server connection: {e}");
+                            }
+                        }
                     }
                 });
             }

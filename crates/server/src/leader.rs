@@ -13,6 +13,20 @@ use model::Kind;
 use store::{Coordination, Expect, Fence, Key, Store, StoreError};
 
 use crate::ControlPlane;
+use crate::tokens::keys::KeySet;
+
+/// The (Global)Secret holding a signing key of `set` with `serial`.
+pub fn signing_key_secret(set: &KeySet, serial: u32, pem: &[u8]) -> model::Resource {
+    let spec = model::kinds::secret::SecretSpec::from_bytes(pem);
+    let spec = match set {
+        KeySet::Dataplane { .. } => model::Spec::Secret(spec),
+        KeySet::User => model::Spec::GlobalSecret(model::kinds::secret::GlobalSecretSpec(spec)),
+    };
+    model::Resource::new(
+        model::Meta { name: set.key_name(serial), mesh: set.mesh().to_owned(), ..model::Meta::default() },
+        spec,
+    )
+}
 
 /// How long the leader lease lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(5);
@@ -77,6 +91,7 @@ impl Leader {
         };
         let Some(fence) = fence else { return Ok(false) };
         self.ensure_default_mesh(&fence).await?;
+        self.ensure_signing_keys(&fence).await?;
         // Only judge other instances gone once they had INSTANCE_TIMEOUT to heartbeat to this leader: after
         // an outage of the database, every heartbeat is old, yet the instances are alive.
         if since.is_some_and(|s| s.elapsed() >= INSTANCE_TIMEOUT) {
@@ -124,6 +139,42 @@ impl Leader {
             Err(StoreError::Conflict { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every mesh gets a dataplane-token signing key, and the control plane one user-token signing key,
+    /// the first time the leader sees them without one (Kuma makes them with the mesh).
+    async fn ensure_signing_keys(&self, fence: &Fence) -> Result<(), StoreError> {
+        let mut sets = vec![KeySet::User];
+        sets.extend(
+            self.store
+                .list(Kind::Mesh, None)
+                .await?
+                .into_iter()
+                .map(|m| KeySet::Dataplane { mesh: m.resource.meta.name }),
+        );
+        let mut existing = self.store.list(Kind::Secret, None).await?;
+        existing.extend(self.store.list(Kind::GlobalSecret, None).await?);
+        for set in sets {
+            let has_key = existing.iter().any(|s| {
+                s.resource.kind() == set.kind()
+                    && s.resource.meta.mesh == set.mesh()
+                    && set.serial_of(&s.resource.meta.name).is_some()
+            });
+            if has_key {
+                continue;
+            }
+            let pem = tokio::task::spawn_blocking(crate::tokens::keys::new_signing_key)
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))?
+                .map_err(StoreError::Backend)?;
+            let secret = signing_key_secret(&set, crate::tokens::keys::FIRST_SERIAL, &pem);
+            match self.coordination.put_fenced(secret, Expect::Absent, fence).await {
+                Ok(_) => tracing::info!("signing key {} created", set.key_name(crate::tokens::keys::FIRST_SERIAL)),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn remove_gone_registrations(&self, fence: &Fence) -> Result<(), StoreError> {

@@ -31,12 +31,17 @@ pub mod reconcile;
 mod served;
 pub mod sotw;
 pub mod status;
+pub mod tls;
+pub mod token_api;
+pub mod tokens;
 mod wakeups;
 mod written;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use xds::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, ResourceSet};
 
@@ -61,7 +66,46 @@ pub async fn serve_ads(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    dp_server::serve(control, listener, shutdown).await
+    dp_server::serve(control, listener, None, shutdown).await
+}
+
+/// The dataplane server with TLS (plaintext from loopback peers only).
+pub async fn serve_ads_tls(
+    control: Arc<ControlPlane>,
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    dp_server::serve(control, listener, Some(tls), shutdown).await
+}
+
+/// Serves the HTTP API over TLS on `listener` until `shutdown` completes.
+pub async fn serve_api_tls(
+    api: api::Api,
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = api::router(api);
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
+                let (router, builder, tls) = (router.clone(), builder.clone(), tls.clone());
+                tokio::spawn(async move {
+                    let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), tls.accept(stream)).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
 }
 
 /// Serves the HTTP API on `listener` until `shutdown` completes.

@@ -59,6 +59,8 @@ pub struct Metrics {
     /// Store latency by (operation, resource type).
     store: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
     store_conflicts: Mutex<BTreeMap<&'static str, u64>>,
+    /// Proxies refused at `/bootstrap` or ADS, by fixed reason.
+    auth_failures: Mutex<BTreeMap<&'static str, u64>>,
     /// 1 while this instance holds the leader lease.
     leader: AtomicI64,
     /// 0 while the store cannot be read (the last good resources are served).
@@ -89,11 +91,17 @@ impl Metrics {
         *lock(&self.pushes).entry(type_url.to_owned()).or_default() += 1;
     }
 
+    /// A request on an ADS stream. A type URL meshroute does not serve counts as `other`: the label
+    /// set stays bounded whatever a client sends.
     pub fn request(&self, type_url: &str, confirmation: &'static str) {
+        let type_url = xds::ALL_TYPES.iter().find(|t| **t == type_url).copied().unwrap_or("other");
         *lock(&self.requests).entry((type_url.to_owned(), confirmation)).or_default() += 1;
     }
 
+    /// An API request. Methods beyond the standard ones count as `OTHER` (a client may send any token).
     pub fn api_request(&self, method: &str, status: u16, took: Duration) {
+        const KNOWN: [&str; 7] = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"];
+        let method = KNOWN.iter().find(|m| **m == method).copied().unwrap_or("OTHER");
         let mut api = lock(&self.api);
         let s = api.entry((method.to_owned(), status)).or_default();
         s.count += 1;
@@ -106,6 +114,10 @@ impl Metrics {
 
     pub fn store_conflict(&self, resource_type: &'static str) {
         *lock(&self.store_conflicts).entry(resource_type).or_default() += 1;
+    }
+
+    pub fn auth_failure(&self, reason: &'static str) {
+        *lock(&self.auth_failures).entry(reason).or_default() += 1;
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -168,6 +180,10 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE store_conflicts counter");
         for (resource_type, n) in lock(&self.store_conflicts).iter() {
             let _ = writeln!(out, "store_conflicts{{resource_type=\"{resource_type}\"}} {n}");
+        }
+        let _ = writeln!(out, "# TYPE dp_server_auth_failures counter");
+        for (reason, n) in lock(&self.auth_failures).iter() {
+            let _ = writeln!(out, "dp_server_auth_failures{{reason=\"{reason}\"}} {n}");
         }
         let _ = writeln!(out, "# TYPE leader gauge\nleader {}", self.leader.load(Ordering::Relaxed));
         let _ = writeln!(

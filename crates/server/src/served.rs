@@ -12,6 +12,8 @@ use policy::snapshot::{invalid_resource, mesh_of};
 use policy::warning::Warning;
 use xds::SharedResources;
 
+use crate::control::ConnectError;
+use crate::leader::REGISTERED_BY;
 use crate::proxy_id::ProxyId;
 
 /// A resource's place in its mesh.
@@ -80,6 +82,16 @@ pub struct Served {
     meshes: HashMap<String, MeshState>,
     /// Open ADS streams per proxy.
     streams: BTreeMap<ProxyId, usize>,
+    /// Secrets and GlobalSecrets (mesh "" for the latter), kept apart: no snapshot sees them, and a
+    /// change to one wakes no proxy.
+    secrets: BTreeMap<SecretName, Valid>,
+}
+
+/// (kind, mesh, name) of a Secret or GlobalSecret.
+type SecretName = (Kind, String, String);
+
+fn secret_name(resource: &Resource) -> SecretName {
+    (resource.kind(), resource.meta.mesh.clone(), resource.meta.name.clone())
 }
 
 impl Served {
@@ -87,7 +99,14 @@ impl Served {
     /// load does not say what changed.
     pub fn replace(&mut self, resources: Vec<Resource>) -> Vec<MeshChange> {
         let mut fresh: HashMap<String, MeshInputs> = HashMap::new();
+        self.secrets.clear();
         for resource in resources {
+            if resource.kind().is_confidential() {
+                if let Ok((valid, _)) = Valid::check(resource) {
+                    self.secrets.insert(secret_name(&valid), valid);
+                }
+                continue;
+            }
             let inputs = fresh.entry(mesh_of(&resource).to_owned()).or_default();
             insert(inputs, Incoming::Read(Box::new(resource)));
         }
@@ -123,6 +142,19 @@ impl Served {
     pub fn apply(&mut self, updates: Vec<(store::Key, Option<Incoming>)>) -> Vec<MeshChange> {
         let mut touched = Touched::new();
         for (key, resource) in updates {
+            if key.kind.is_confidential() {
+                let name = (key.kind, key.mesh, key.name);
+                self.secrets.remove(&name);
+                let valid = match resource {
+                    Some(Incoming::Valid(valid)) => Some(valid),
+                    Some(Incoming::Read(resource)) => Valid::check(*resource).ok().map(|(valid, _)| valid),
+                    None => None,
+                };
+                if let Some(valid) = valid {
+                    self.secrets.insert(name, valid);
+                }
+                continue;
+            }
             let mesh = if key.kind == Kind::Mesh { key.name.clone() } else { key.mesh.clone() };
             let name: Name = (key.kind, key.name);
             let inputs = self.inputs.entry(mesh.clone()).or_default();
@@ -141,15 +173,29 @@ impl Served {
 
     /// A proxy's stream opened, with the (valid) Dataplane it brought, if any. True when that Dataplane
     /// is new or changed.
-    pub fn connect(&mut self, proxy: &ProxyId, dataplane: Option<Valid>) -> (bool, Vec<MeshChange>) {
+    /// A proxy may not stand in for a Dataplane a user applied (no registration label) with a different
+    /// spec: that would redirect the traffic of every client of its services.
+    pub fn connect(
+        &mut self,
+        proxy: &ProxyId,
+        dataplane: Option<Valid>,
+    ) -> Result<(bool, Vec<MeshChange>), ConnectError> {
+        if let Some(dp) = &dataplane
+            && let Some(applied) =
+                self.inputs.get(&proxy.mesh).and_then(|i| i.served.get(&(Kind::Dataplane, proxy.name.clone())))
+            && applied.label(REGISTERED_BY).is_none()
+            && applied.spec != dp.spec
+        {
+            return Err(ConnectError::UserApplied { mesh: proxy.mesh.clone(), name: proxy.name.clone() });
+        }
         *self.streams.entry(proxy.clone()).or_default() += 1;
-        let Some(dp) = dataplane else { return (false, Vec::new()) };
+        let Some(dp) = dataplane else { return Ok((false, Vec::new())) };
         let inputs = self.inputs.entry(proxy.mesh.clone()).or_default();
         if inputs.registered.get(&proxy.name) == Some(&dp) {
-            return (false, Vec::new());
+            return Ok((false, Vec::new()));
         }
         inputs.registered.insert(proxy.name.clone(), dp);
-        (true, self.rebuild(one(proxy)))
+        Ok((true, self.rebuild(one(proxy))))
     }
 
     /// A proxy's stream ended. With its last stream, its registered Dataplane goes (returned).
@@ -172,8 +218,20 @@ impl Served {
 
     /// What is served under a name: from the store or the folder, or a registered Dataplane.
     pub fn get(&self, kind: Kind, mesh: &str, name: &str) -> Option<&Valid> {
+        if kind.is_confidential() {
+            return self.secrets.get(&(kind, mesh.to_owned(), name.to_owned()));
+        }
         let mesh = if kind == Kind::Mesh { name } else { mesh };
         self.inputs.get(mesh)?.effective(&(kind, name.to_owned()))
+    }
+
+    /// The served Secrets (`Kind::Secret`, in `mesh`) or GlobalSecrets (`mesh` ""), by name.
+    pub fn secrets(&self, kind: Kind, mesh: &str) -> impl Iterator<Item = (&str, &Valid)> {
+        let from = (kind, mesh.to_owned(), String::new());
+        self.secrets
+            .range(from..)
+            .take_while(move |((k, m, _), _)| *k == kind && m == mesh)
+            .map(|((_, _, name), v)| (name.as_str(), v))
     }
 
     pub fn mesh(&self, mesh: &str) -> Option<&MeshState> {
@@ -278,19 +336,38 @@ mod tests {
     #[test]
     fn a_registered_dataplane_stands_in_for_the_served_one_until_its_proxy_goes() {
         let mut served = Served::default();
-        let dp = parse(DP);
+        // What the store holds from an earlier registration of this proxy (labelled by its instance).
+        let mut dp = parse(DP);
+        dp.meta.labels.insert(REGISTERED_BY.to_owned(), "cp-1".to_owned());
         served.replace(vec![dp.clone()]);
         let proxy = ProxyId::new("default", "web-1");
         let registered = parse(&DP.replace("127.0.0.1", "127.0.0.9"));
         let (valid, _) = Valid::check(registered).expect("valid");
-        let (new, changes) = served.connect(&proxy, Some(valid.clone()));
+        let (new, changes) = served.connect(&proxy, Some(valid.clone())).expect("a registration may be replaced");
         assert!(new && changes.len() == 1);
         assert_eq!(served.get(Kind::Dataplane, "default", "web-1"), Some(&valid));
         // A second stream of the same proxy, then the first one ends: still registered.
-        assert!(!served.connect(&proxy, Some(valid.clone())).0);
+        assert!(!served.connect(&proxy, Some(valid.clone())).expect("same proxy").0);
         assert!(served.disconnect(&proxy).is_none());
         let (gone, changes) = served.disconnect(&proxy).expect("last stream");
         assert_eq!((gone.as_ref(), changes.len()), (Some(&valid), 1));
         assert_eq!(served.get(Kind::Dataplane, "default", "web-1").map(|v| Resource::clone(v)), Some(dp));
+    }
+
+    #[test]
+    fn a_proxy_may_not_replace_a_dataplane_a_user_applied() {
+        let mut served = Served::default();
+        let applied = parse(DP);
+        served.replace(vec![applied.clone()]);
+        let proxy = ProxyId::new("default", "web-1");
+        let (forged, _) = Valid::check(parse(&DP.replace("127.0.0.1", "127.0.0.9"))).expect("valid");
+        let refused = served.connect(&proxy, Some(forged));
+        assert_eq!(refused.err(), Some(ConnectError::UserApplied { mesh: "default".into(), name: "web-1".into() }));
+        assert_eq!(served.get(Kind::Dataplane, "default", "web-1").map(|v| Resource::clone(v)), Some(applied.clone()));
+        assert!(!served.streams.contains_key(&proxy), "a refused stream is not counted");
+        // The proxy of the applied Dataplane may bring it as it is, or bring none.
+        let (same, _) = Valid::check(applied.clone()).expect("valid");
+        assert!(served.connect(&proxy, Some(same)).is_ok());
+        assert!(served.connect(&proxy, None).is_ok());
     }
 }

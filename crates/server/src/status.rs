@@ -14,6 +14,10 @@ pub struct ProxyStatus {
     pub acked: BTreeMap<String, String>,
     /// The last rejection: type URL, version and Envoy's error.
     pub last_nack: Option<Nack>,
+    /// Why the last stream that claimed this proxy was refused after authenticating (a Dataplane that
+    /// conflicts with the one a user applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -48,7 +48,7 @@ fn resources(text: &str) -> Vec<model::Resource> {
 }
 
 async fn start(text: &str) -> (Arc<ControlPlane>, String) {
-    let control = ControlPlane::new();
+    let control = ControlPlane::without_dp_auth();
     control.replace_resources(resources(text));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
@@ -315,7 +315,7 @@ async fn delta_sends_only_changes_and_nothing_on_reconnect() {
 async fn nothing_is_served_before_the_first_load_and_a_failed_plan_keeps_the_last_config() {
     // A control plane that has not loaded its resources yet; the proxy's Dataplane comes from them, not
     // from its node metadata.
-    let control = ControlPlane::new();
+    let control = ControlPlane::without_dp_auth();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(server::serve_ads(control.clone(), listener, std::future::pending()));

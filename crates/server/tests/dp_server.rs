@@ -9,7 +9,7 @@ use testkit::http::request;
 const DATAPLANE: &str = r#"{"type":"Dataplane","mesh":"default","name":"web-1","networking":{"address":"127.0.0.1","admin":{"port":9911},"inbound":[{"port":7100,"servicePort":7101,"tags":{"kuma.io/service":"web"}}]}}"#;
 
 fn start() -> u16 {
-    let control = ControlPlane::new();
+    let control = ControlPlane::without_dp_auth();
     let served = model::parse_resources(
         "type: Mesh\nname: default\n---\ntype: Dataplane\nmesh: default\nname: known\nnetworking: {address: 127.0.0.2, inbound: [{port: 7000, tags: {kuma.io/service: known}}]}\n",
     )

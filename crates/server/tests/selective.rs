@@ -66,7 +66,7 @@ fn base(backend_tag: &str, other_tag: &str) -> String {
 
 #[test]
 fn changes_wake_only_the_proxies_they_can_affect() {
-    let control = ControlPlane::new();
+    let control = ControlPlane::without_dp_auth();
     let mut world = World {
         watches: PROXIES
             .iter()

@@ -38,7 +38,10 @@ fn backend(e: sqlx::Error) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
+    /// Opens (or creates) the database at `path`. Its files are the owner's only (0600): SQLite gives the
+    /// `-wal` and `-shm` files the mode of the database file, so that file is made 0600 first.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        restrict(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(backend)?
             .create_if_missing(true)
@@ -59,6 +62,24 @@ impl SqliteStore {
             row.try_get("modified").map_err(backend)?,
         )
     }
+}
+
+/// Makes the database file (empty, 0600) if missing, and 0600 if it was there.
+fn restrict(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(path)?);
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 fn kind_name(kind: Kind) -> &'static str {

@@ -1,4 +1,4 @@
-//! A small HTTP/1.1 client for the API: one request per connection, plain text over TCP. Used by the
+//! A small HTTP/1.1 client for the API: one request per connection, plain text or TLS over TCP. Used by the
 //! `meshroute` CLI commands that talk to a control plane, and by tests.
 
 use std::io::{Read, Write};
@@ -22,20 +22,74 @@ impl std::fmt::Display for ClientError {
     }
 }
 
-/// `http://host:port` → (host, port).
-pub fn parse_address(url: &str) -> Result<(String, u16), ClientError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| ClientError(format!("{url}: only http:// addresses are supported")))?;
-    let rest = rest.trim_end_matches('/');
-    match rest.rsplit_once(':') {
-        Some((host, port)) => {
-            port.parse().map(|p| (host.to_owned(), p)).map_err(|_| ClientError(format!("{url}: bad port")))
-        }
-        None => Ok((rest.to_owned(), 80)),
+/// Where requests go: a host and port, over TLS when `tls` is set (`https://`).
+#[derive(Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl Target {
+    pub fn plain(host: &str, port: u16) -> Self {
+        Self { host: host.to_owned(), port, tls: None }
+    }
+
+    /// `http://host:port` or `https://host:port`; an https target verifies the server with the CA
+    /// certificates (PEM) of `ca_cert`, else with none (and so fails: there is no system store here).
+    pub fn parse(url: &str, ca_cert: Option<&[u8]>) -> Result<Self, ClientError> {
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(ClientError(format!("{url}: use http://HOST:PORT or https://HOST:PORT")));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':').filter(|(h, _)| !h.ends_with(':')) {
+            Some((host, port)) => (host, port.parse().map_err(|_| ClientError(format!("{url}: bad port")))?),
+            None => (rest, if tls { 443 } else { 80 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let tls = if tls { Some(std::sync::Arc::new(tls_config(ca_cert.unwrap_or_default())?)) } else { None };
+        Ok(Self { host, port, tls })
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 }
 
+/// A TLS client configuration trusting the CA certificates (PEM) of `ca_pem`.
+pub fn tls_config(ca_pem: &[u8]) -> Result<rustls::ClientConfig, ClientError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| ClientError(format!("the CA certificate file is not PEM: {e}")))?;
+        roots.add(cert).map_err(|e| ClientError(format!("the CA certificate is not usable: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(ClientError(
+            "an https:// address needs the control plane's CA certificate: pass --ca-cert-file".to_owned(),
+        ));
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError(e.to_string()))
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// `http://host:port` → (host, port).
+pub fn parse_address(url: &str) -> Result<(String, u16), ClientError> {
+    let target = Target::parse(url, None)?;
+    if target.tls.is_some() {
+        return Err(ClientError(format!("{url}: https needs a CA certificate")));
+    }
+    Ok((target.host, target.port))
+}
+
+/// A plaintext request to `host:port`.
 pub fn request(
     host: &str,
     port: u16,
@@ -45,23 +99,47 @@ pub fn request(
     body: &str,
     timeout: Duration,
 ) -> Result<Response, ClientError> {
-    let target = format!("{host}:{port}");
+    request_to(&Target::plain(host, port), method, path, headers, body, timeout)
+}
+
+/// One request to `target`, one connection, plaintext or TLS.
+pub fn request_to(
+    to: &Target,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> Result<Response, ClientError> {
+    let (scheme, host, port) = (to.scheme(), to.host.as_str(), to.port);
+    let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
     let address = target
         .to_socket_addrs()
         .map_err(|e| ClientError(format!("cannot resolve {target}: {e}")))?
         .next()
         .ok_or_else(|| ClientError(format!("cannot resolve {target}")))?;
-    let mut stream = TcpStream::connect_timeout(&address, timeout).map_err(|e| match e.kind() {
+    let tcp = TcpStream::connect_timeout(&address, timeout).map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => ClientError(format!(
-            "cannot reach the control plane at http://{target}: connection refused (is `meshroute run` running?)"
+            "cannot reach the control plane at {scheme}://{target}: connection refused (is `meshroute run` running?)"
         )),
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ClientError(format!(
-            "cannot reach the control plane at http://{target}: timed out after {} s",
+            "cannot reach the control plane at {scheme}://{target}: timed out after {} s",
             timeout.as_secs()
         )),
-        _ => ClientError(format!("cannot reach the control plane at http://{target}: {e}")),
+        _ => ClientError(format!("cannot reach the control plane at {scheme}://{target}: {e}")),
     })?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| ClientError(e.to_string()))?;
+    tcp.set_read_timeout(Some(timeout)).map_err(|e| ClientError(e.to_string()))?;
+    tcp.set_write_timeout(Some(timeout)).map_err(|e| ClientError(e.to_string()))?;
+    let mut stream: Box<dyn ReadWrite> = match &to.tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .map_err(|e| ClientError(format!("{host}: not a server name: {e}")))?;
+            let connection = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(|e| ClientError(format!("TLS to {target}: {e}")))?;
+            Box::new(rustls::StreamOwned::new(connection, tcp))
+        }
+    };
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -74,17 +152,26 @@ pub fn request(
     }
     head.push_str("\r\n");
     let io = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-            ClientError(format!("the control plane at http://{target} did not answer within {} s", timeout.as_secs()))
-        }
-        _ => ClientError(format!("talking to http://{target}: {e}")),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ClientError(format!(
+            "the control plane at {scheme}://{target} did not answer within {} s",
+            timeout.as_secs()
+        )),
+        _ => ClientError(format!("talking to {scheme}://{target}: {e}")),
     };
     stream.write_all(head.as_bytes()).map_err(io)?;
     stream.write_all(body.as_bytes()).map_err(io)?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(io)?;
+    match stream.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A TLS server that closes without close_notify still sent a whole response.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(io(e)),
+    }
     Ok(parse_response(&raw))
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// A raw HTTP/1.1 response. The body is decoded (chunked or not) as bytes and only then read as text,
 /// so no byte count is ever applied to text.

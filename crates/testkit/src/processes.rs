@@ -69,6 +69,8 @@ pub struct ControlPlaneProcess {
     pub port: u16,
     /// The HTTP API port (store mode only).
     pub api_port: Option<u16>,
+    /// The HTTPS API port (store mode only).
+    pub https_port: Option<u16>,
     /// The diagnostics port (/metrics, /ready, /healthy).
     pub diagnostics_port: u16,
     pub dir: PathBuf,
@@ -94,11 +96,22 @@ impl ControlPlaneProcess {
         let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("resources")).expect("temp dir");
         let log = dir.join("control-plane.log");
+        // Proxies authenticate here too: the folder holds the mesh's signing key, and proxies get tokens
+        // signed offline with it (see `ProxyProcess::start`).
+        let key = generate(meshroute, &["generate", "signing-key"]);
+        std::fs::write(dir.join(SIGNING_KEY_FILE), &key).expect("signing key");
+        std::fs::write(
+            dir.join("resources").join("signing-key.yaml"),
+            format!("type: Secret\nmesh: default\nname: dataplane-token-signing-key-default-1\ndata: {key}\n"),
+        )
+        .expect("signing key secret");
         let cp = Self {
             api_files: std::sync::Mutex::default(),
             child: Command::new(meshroute)
                 .args(["run", "--resources"])
                 .arg(dir.join("resources"))
+                .arg("--data-dir")
+                .arg(dir.join("data"))
                 .args(["--dp-server-port", &port.to_string(), "--diagnostics-port", &diagnostics_port.to_string()])
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log file"))
@@ -106,6 +119,7 @@ impl ControlPlaneProcess {
                 .expect("meshroute run starts"),
             port,
             api_port: None,
+            https_port: None,
             diagnostics_port,
             dir,
             log,
@@ -126,7 +140,7 @@ impl ControlPlaneProcess {
     /// Starts a control plane with its HTTP API and data directory `<dir>/data`, with more arguments
     /// (the store defaults to memory).
     pub fn start_with_api_args(meshroute: &Path, extra: &[&str]) -> Self {
-        let (port, api_port, diagnostics_port) = (free_port(), free_port(), free_port());
+        let (port, api_port, diagnostics_port, https_port) = (free_port(), free_port(), free_port(), free_port());
         let dir = std::env::temp_dir().join(format!("meshroute-e2e-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let log = dir.join("control-plane.log");
@@ -144,12 +158,15 @@ impl ControlPlaneProcess {
                 &api_port.to_string(),
                 "--diagnostics-port",
                 &diagnostics_port.to_string(),
+                "--api-https-port",
+                &https_port.to_string(),
             ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("meshroute run starts");
         let cp = Self {
+            https_port: Some(https_port),
             child,
             api_files: std::sync::Mutex::default(),
             port,
@@ -212,6 +229,46 @@ impl ControlPlaneProcess {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The dataplane server over TLS.
+    pub fn tls_address(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The CA certificate the control plane made on first start.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("data/tls/ca.crt")
+    }
+
+    /// A dataplane token for `mesh/name`, valid for an hour: from the API when there is one, else
+    /// signed offline with the folder's signing key.
+    pub fn dataplane_token(&self, meshroute: &Path, mesh: &str, name: &str) -> String {
+        if let Some(api) = self.api_port {
+            let body = format!(r#"{{"mesh":"{mesh}","name":"{name}","validFor":"1h"}}"#);
+            let (status, _, token) = crate::http::request(api, "POST", "/tokens/dataplane", &[], &body);
+            assert_eq!(status, 200, "POST /tokens/dataplane: {token}");
+            return token.trim().to_owned();
+        }
+        let key = self.dir.join(SIGNING_KEY_FILE);
+        let key = key.to_str().expect("utf-8 path");
+        generate(
+            meshroute,
+            &[
+                "generate",
+                "dataplane-token",
+                "--mesh",
+                mesh,
+                "--name",
+                name,
+                "--valid-for",
+                "1h",
+                "--signing-key-path",
+                key,
+                "--kid",
+                "1",
+            ],
+        )
+    }
+
     /// kill -9: no chance to clean up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -253,9 +310,18 @@ pub struct ProxyProcess {
 }
 
 impl ProxyProcess {
+    /// `meshroute proxy` for a Dataplane, with a dataplane token for it (unless `extra` brings its own).
     pub fn start(meshroute: &Path, cp: &ControlPlaneProcess, name: &str, dataplane: &str, extra: &[&str]) -> Self {
         let file = cp.dir.join(format!("{name}.dataplane.yaml"));
         std::fs::write(&file, dataplane).expect("dataplane file");
+        let token_file = cp.dir.join(format!("{name}.token"));
+        let mut extra: Vec<&str> = extra.to_vec();
+        if !extra.iter().any(|a| a.starts_with("--dataplane-token")) {
+            let dp = model::parse_resources(dataplane).expect("yaml").remove(0).expect("dataplane").resource;
+            std::fs::write(&token_file, cp.dataplane_token(meshroute, &dp.meta.mesh, &dp.meta.name))
+                .expect("token file");
+            extra.extend(["--dataplane-token-file", token_file.to_str().expect("utf-8 path")]);
+        }
         let admin_port = free_port();
         let log = std::fs::File::create(cp.dir.join(format!("{name}.envoy.log"))).expect("log file");
         let child = Command::new(meshroute)
@@ -264,7 +330,7 @@ impl ProxyProcess {
             .args(["--admin-port", &admin_port.to_string()])
             .arg("--envoy-binary")
             .arg(crate::envoy::binary())
-            .args(extra)
+            .args(&extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -295,6 +361,16 @@ impl Drop for ProxyProcess {
     fn drop(&mut self) {
         terminate(&mut self.child);
     }
+}
+
+/// Where a files-mode control plane's test folder keeps the mesh's signing key (PEM, base64).
+const SIGNING_KEY_FILE: &str = "signing-key.b64";
+
+/// Runs `meshroute` and returns its trimmed stdout; it must succeed.
+fn generate(meshroute: &Path, args: &[&str]) -> String {
+    let out = Command::new(meshroute).args(args).output().expect("meshroute runs");
+    assert!(out.status.success(), "meshroute {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Opens `n` connections to `port` and counts which server answered each (`<none>` for none).

@@ -22,7 +22,9 @@ pub mod resources;
 use policy::plan::{ClusterKind, ClusterPlan, OutboundListener, ProxyPlan};
 
 pub use canonical::CanonicalError;
-pub use resources::{CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, Resource, ResourceSet};
+pub use resources::{
+    ALL_TYPES, CLUSTER_TYPE, ENDPOINT_TYPE, EXTENSION_CONFIG_TYPE, LISTENER_TYPE, Resource, ResourceSet,
+};
 
 /// Generates the Envoy resources of one proxy plan.
 pub fn generate(plan: &ProxyPlan) -> Result<ResourceSet, CanonicalError> {

@@ -5,4 +5,5 @@ pub mod gateway;
 pub mod legacy;
 pub mod mesh;
 pub mod routes;
+pub mod secret;
 pub mod services;

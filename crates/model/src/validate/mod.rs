@@ -72,6 +72,8 @@ pub fn validate_spec(spec: &Spec, role: PolicyRole) -> Violations {
         Spec::MeshMultiZoneService(s) => others::validate_mesh_multi_zone_service(s),
         Spec::ExternalService(s) => others::validate_external_service(s),
         Spec::TrafficRoute(s) => others::validate_traffic_route(s),
+        Spec::Secret(s) => others::validate_secret(s),
+        Spec::GlobalSecret(s) => others::validate_secret(s),
     }
 }
 

@@ -183,3 +183,14 @@ pub fn validate_traffic_route(spec: &TrafficRouteSpec) -> Violations {
     }
     v
 }
+
+/// Secret and GlobalSecret: `data` is required and must be base64 (Kuma keeps it as bytes).
+pub fn validate_secret(spec: &crate::kinds::secret::SecretSpec) -> Violations {
+    let mut v = Violations::new();
+    if spec.data.trim().is_empty() {
+        v.add(FieldPath::at("data"), msg::CANNOT_BE_EMPTY);
+    } else if spec.bytes().is_none() {
+        v.add(FieldPath::at("data"), "must be base64 (standard alphabet, padded)");
+    }
+    v
+}
